@@ -1,0 +1,43 @@
+/**
+ * The one door between the renderer and the engine. Every method takes one
+ * object and returns a Promise; every event is a name → payload. Electron IPC
+ * and the browser-mode HTTP/WebSocket bridge both carry exactly this contract.
+ * Types only: transport-neutral, importable with `import type` anywhere.
+ */
+import type { DatasetsApi, DatasetsEvents } from '../data/api.ts';
+
+export interface AppInfo {
+  name: 'Fleetlens';
+  version: string;
+  /** Absolute path of the open workspace file. */
+  workspace: string;
+  /** Which transport the renderer is served through. */
+  mode: 'electron' | 'browser' | 'in-process';
+  /** Whether the bundled sample was loaded into this workspace on first run. */
+  sampleDataset: string | null;
+}
+
+export interface AppApi {
+  /** Version, workspace path and transport. */
+  'app.info': (req: Record<string, never>) => Promise<AppInfo>;
+}
+
+export type WorkbenchApi = AppApi & DatasetsApi;
+export type WorkbenchEvents = DatasetsEvents;
+
+export type MethodName = keyof WorkbenchApi;
+export type EventName = keyof WorkbenchEvents;
+export type RequestOf<M extends MethodName> = Parameters<WorkbenchApi[M]>[0];
+export type ResponseOf<M extends MethodName> = Awaited<ReturnType<WorkbenchApi[M]>>;
+
+/** What a transport client offers: call a method, listen to an event (returns unsubscribe). */
+export interface WorkbenchClient {
+  call<M extends MethodName>(method: M, req: RequestOf<M>): Promise<ResponseOf<M>>;
+  on<E extends EventName>(event: E, cb: (payload: WorkbenchEvents[E]) => void): () => void;
+}
+
+/** What the Electron preload exposes as window.workbench: raw invoke and on, nothing else. */
+export interface WorkbenchBridge {
+  invoke(method: string, req: unknown): Promise<unknown>;
+  on(event: string, cb: (payload: unknown) => void): () => void;
+}

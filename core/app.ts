@@ -1,0 +1,69 @@
+/**
+ * Assembles the engine: opens the workspace, builds the handler object that
+ * implements the whole WorkbenchApi, and exposes the event bus. Transports
+ * (Electron IPC, the HTTP/WebSocket bridge, the in-process client) take this
+ * object as-is and add no per-method code.
+ */
+import { readFileSync } from 'node:fs';
+import { WorkbenchError } from './api/errors.ts';
+import type { AppInfo, MethodName, RequestOf, ResponseOf, WorkbenchApi } from './api/contract.ts';
+import { EventBus } from './api/events.ts';
+import { datasetsHandlers } from './data/handlers.ts';
+import { Ingestor } from './data/ingest.ts';
+import { Workspace } from './workspace/workspace.ts';
+
+export interface WorkbenchOptions {
+  /** Workspace file; ':memory:' for throwaway tests. */
+  workspace: string;
+  mode: AppInfo['mode'];
+}
+
+export interface Workbench {
+  readonly api: WorkbenchApi;
+  readonly events: EventBus;
+  readonly workspace: Workspace;
+  /** Dispatch by name with runtime checks: the entry point of every transport. */
+  dispatch(method: string, req: unknown): Promise<unknown>;
+  close(): Promise<void>;
+}
+
+export function appVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+export async function createWorkbench(opts: WorkbenchOptions): Promise<Workbench> {
+  const workspace = await Workspace.open(opts.workspace);
+  const events = new EventBus();
+  const ingestor = new Ingestor(workspace, (p) => events.emit('datasets.importProgress', p));
+  const version = appVersion();
+  const api = {
+    'app.info': async () => ({
+      name: 'Fleetlens' as const,
+      version,
+      workspace: workspace.path,
+      mode: opts.mode,
+      sampleDataset: await workspace.getMeta('sample_dataset'),
+    }),
+    ...datasetsHandlers({ workspace, events, ingestor }),
+  } satisfies WorkbenchApi;
+
+  const dispatch = async (method: string, req: unknown): Promise<unknown> => {
+    if (!Object.prototype.hasOwnProperty.call(api, method)) {
+      throw new WorkbenchError('UNKNOWN_METHOD', `unknown method '${method}'`);
+    }
+    if (req === null || typeof req !== 'object' || Array.isArray(req)) {
+      throw new WorkbenchError('INVALID_ARGUMENT', `method '${method}' takes one object argument`);
+    }
+    const fn = api[method as MethodName] as (r: RequestOf<MethodName>) => Promise<ResponseOf<MethodName>>;
+    return fn(req as RequestOf<MethodName>);
+  };
+
+  return {
+    api,
+    events,
+    workspace,
+    dispatch,
+    close: async () => workspace.close(),
+  };
+}
