@@ -5,6 +5,7 @@
  * Rows DuckDB cannot parse land in fleetlens.rejects with file, line and reason.
  */
 import { randomUUID } from 'node:crypto';
+import { resolve } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { WorkbenchError } from '../api/errors.ts';
 import type { ColumnInfo, ImportProgress, ImportRequest, ImportResult } from './api.ts';
@@ -79,7 +80,7 @@ export class Ingestor {
         if (rows.length === 0) throw new WorkbenchError('FILE_NOT_FOUND', `no file matches ${f}`, { file: f });
         paths.push(...rows.map((r) => String(r.file)));
       } else {
-        paths.push(f);
+        paths.push(resolve(f));
       }
     }
     const sniffed = paths.map((p) => sniffFile(p, req.format ?? 'auto'));

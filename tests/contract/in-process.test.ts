@@ -1,5 +1,5 @@
 import { createWorkbench } from '../../core/app.ts';
-import { createInProcessClient } from '../../core/api/in-process-client.ts';
+import { createInProcessClient } from '../../core/server/in-process-client.ts';
 import { describeContract } from './contract-suite.ts';
 
 describeContract('in-process', async (workspace) => {

@@ -4,9 +4,9 @@
  * or HTTP fails here too (the contract tests run against this and the HTTP bridge).
  */
 import type { Workbench } from '../app.ts';
-import type { EventName, MethodName, RequestOf, ResponseOf, WorkbenchClient, WorkbenchEvents } from './contract.ts';
-import { deserializeError, serializeError } from './errors.ts';
-import { decodeWire, encodeWire } from './codec.ts';
+import type { EventName, MethodName, RequestOf, ResponseOf, WorkbenchClient, WorkbenchEvents } from '../api/contract.ts';
+import { deserializeError, serializeError } from '../api/errors.ts';
+import { decodeWire, encodeWire } from '../api/codec.ts';
 
 export function createInProcessClient(wb: Workbench): WorkbenchClient {
   return {
