@@ -20,7 +20,7 @@
  * AAD/JWT tokens, WebSockets, TLS. Any consumer group name is accepted.
  */
 import fs from 'node:fs';
-import type { AddressInfo, Server, Socket } from 'node:net';
+import { Socket, type AddressInfo, type Server } from 'node:net';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import zlib from 'node:zlib';
 import rhea from 'rhea';
@@ -573,6 +573,7 @@ interface ConnState {
   /** CBS and management reply links, by link name (= the requests' reply-to). */
   replyLinks: Map<string, Sender>;
   subs: Set<Subscription>;
+  socket: Socket | null;
 }
 
 type ReceiverRole =
@@ -623,6 +624,23 @@ function startIndex(p: Partition, selector: string | undefined): number | string
   if (!Number.isFinite(n)) return `invalid ${field} '${value}'`;
   if (field === 'x-opt-sequence-number') return Math.min(end, Math.max(0, inclusive ? n : n + 1));
   return p.indexAfterTime(n);
+}
+
+const corked = new WeakSet<Socket>();
+
+/**
+ * rhea writes every frame with its own socket.write, from a nextTick after the sends or input that
+ * caused them. Corking until setImmediate (after those ticks and this loop turn's other I/O) turns a
+ * burst of frames into one writev.
+ */
+function corkUntilImmediate(socket: Socket): void {
+  if (corked.has(socket) || socket.destroyed) return;
+  corked.add(socket);
+  socket.cork();
+  setImmediate(() => {
+    corked.delete(socket);
+    socket.uncork();
+  });
 }
 
 function delay(ms: number): Promise<void> {
@@ -804,11 +822,15 @@ export class LocalEventHubServer {
       properties: { product: 'fleetlens-local-hub' },
       // Publish links settle only after storage and meter credit themselves.
       receiver_options: { credit_window: 0, autoaccept: false, max_message_size: this.opts.maxMessageSize },
-      sender_options: { autosettle: true },
+      // Events go out pre-settled (snd-settle-mode settled), as the service's consumers expect: no
+      // per-event dispositions, and the session's delivery buffer never fills with unacknowledged events.
+      sender_options: { snd_settle_mode: 1 },
     });
     server.on('connection', (socket: Socket) => {
       this.sockets.add(socket);
       socket.once('close', () => this.sockets.delete(socket));
+      // Frames answering this input (flow-driven transfers, dispositions) go out in one write.
+      socket.prependListener('data', () => corkUntilImmediate(socket));
     });
     await new Promise<void>((resolve, reject) => {
       server.once('listening', resolve);
@@ -959,7 +981,8 @@ export class LocalEventHubServer {
   private connState(connection: Connection): ConnState {
     let st = this.conns.get(connection);
     if (!st) {
-      st = { connection, grants: [], replyLinks: new Map(), subs: new Set() };
+      const socket = prop(connection, 'socket');
+      st = { connection, grants: [], replyLinks: new Map(), subs: new Set(), socket: socket instanceof Socket ? socket : null };
       this.conns.set(connection, st);
     }
     return st;
@@ -1101,6 +1124,7 @@ export class LocalEventHubServer {
       sent++;
     }
     if (sent === 0) return;
+    if (sub.conn.socket) corkUntilImmediate(sub.conn.socket);
     sub.unprocessed += sent;
     if (!sub.tickPending) {
       sub.tickPending = true;

@@ -1,0 +1,7 @@
+// Bundles the Electron main process (ESM) and the sandboxed preload (CJS) with esbuild.
+// Dependencies stay external: they are installed next to the app by npm / electron-builder.
+import { build } from 'esbuild';
+
+const common = { bundle: true, platform: 'node', target: 'node20', sourcemap: false, logLevel: 'warning' };
+await build({ ...common, entryPoints: ['electron/main.ts'], outfile: 'dist-electron/main.mjs', format: 'esm', packages: 'external' });
+await build({ ...common, entryPoints: ['electron/preload.ts'], outfile: 'dist-electron/preload.cjs', format: 'cjs', external: ['electron'] });
