@@ -9,6 +9,7 @@ import { WorkbenchError } from './api/errors.ts';
 import type { AppInfo, MethodName, RequestOf, ResponseOf, WorkbenchApi } from './api/contract.ts';
 import { EventBus } from './api/events.ts';
 import { datasetsHandlers } from './data/handlers.ts';
+import { exploreHandlers } from './explore/handlers.ts';
 import { Ingestor } from './data/ingest.ts';
 import { Workspace } from './workspace/workspace.ts';
 
@@ -46,6 +47,7 @@ export async function createWorkbench(opts: WorkbenchOptions): Promise<Workbench
       sampleDataset: await workspace.getMeta('sample_dataset'),
     }),
     ...datasetsHandlers({ workspace, events, ingestor }),
+    ...exploreHandlers({ workspace }),
   } satisfies WorkbenchApi;
 
   const dispatch = async (method: string, req: unknown): Promise<unknown> => {

@@ -5,6 +5,7 @@
  * Types only: transport-neutral, importable with `import type` anywhere.
  */
 import type { DatasetsApi, DatasetsEvents } from '../data/api.ts';
+import type { ExploreApi } from '../explore/api.ts';
 
 export interface AppInfo {
   name: 'Fleetlens';
@@ -22,7 +23,7 @@ export interface AppApi {
   'app.info': (req: Record<string, never>) => Promise<AppInfo>;
 }
 
-export type WorkbenchApi = AppApi & DatasetsApi;
+export type WorkbenchApi = AppApi & DatasetsApi & ExploreApi;
 export type WorkbenchEvents = DatasetsEvents;
 
 export type MethodName = keyof WorkbenchApi;

@@ -112,6 +112,16 @@ export class Workspace {
     });
   }
 
+  /** Run a query and return its result column by column (names, plain values). */
+  async queryColumns(sql: string, params?: Record<string, DuckDBValue> | DuckDBValue[]): Promise<{ names: string[]; columns: Plain[][] }> {
+    this.assertOpen();
+    const reader = await this.main.runAndReadAll(sql, params);
+    const names = reader.deduplicatedColumnNames();
+    const cols = reader.getColumns();
+    // An empty result has no column vectors at all; give each name an empty one.
+    return { names, columns: names.map((_, i) => (cols[i] ?? []).map(toPlain)) };
+  }
+
   /** Run a statement on the shared connection, ignoring results. */
   async run(sql: string, params?: Record<string, DuckDBValue> | DuckDBValue[]): Promise<void> {
     this.assertOpen();
