@@ -1,21 +1,19 @@
 /**
  * Electron main process: windows, menus, dialogs and IPC wiring only. The engine
- * (core/) runs here behind the same contract as browser mode; DuckDB work runs on
- * its own threads and model training in worker threads, so this process stays
- * responsive.
+ * (core/) runs in a utility process behind the same contract as browser mode
+ * (electron/engine.ts), and model training in that process' worker threads, so
+ * nothing heavy ever runs here.
  */
-import { app, BrowserWindow, dialog, ipcMain, Menu, shell, type MenuItemConstructorOptions } from 'electron';
+import { app, BrowserWindow, dialog, ipcMain, Menu, shell, utilityProcess, type MenuItemConstructorOptions, type UtilityProcess } from 'electron';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { createWorkbench, type Workbench } from '../core/app.ts';
-import { ensureSampleDataset } from '../core/data/sample.ts';
 import { setupIpc } from './ipc.ts';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const rendererIndex = join(here, '..', 'dist', 'renderer', 'index.html');
 const appUrl = pathToFileURL(rendererIndex).toString();
 
-let wb: Workbench | null = null;
+let engine: UtilityProcess | null = null;
 let teardownIpc: (() => void) | null = null;
 
 function createWindow(): BrowserWindow {
@@ -88,20 +86,14 @@ function setupMenu(win: BrowserWindow): void {
 
 async function boot(): Promise<void> {
   const workspace = process.env.FLEETLENS_WORKSPACE ?? join(app.getPath('userData'), 'workspace.duckdb');
-  wb = await createWorkbench({ workspace, mode: 'electron' });
+  engine = utilityProcess.fork(join(here, 'engine.mjs'), [workspace], { serviceName: 'Fleetlens engine', stdio: 'inherit' });
   const win = createWindow();
   // Every handler is registered before the page loads.
-  teardownIpc = setupIpc(wb, win, appUrl);
+  teardownIpc = setupIpc(engine, win, appUrl);
   setupDialogs(win);
   setupMenu(win);
   await win.loadURL(appUrl);
-  if (!process.env.FLEETLENS_NO_SAMPLE) {
-    ensureSampleDataset(wb).catch((err: unknown) => console.error('could not load the sample fleet:', err instanceof Error ? err.message : err));
-  }
 }
-
-// The SDK defect in ../shared/design/eventhubs-amqp.md §8 can throw from a timer; never let it kill the app.
-process.on('uncaughtException', (err) => console.error('uncaught exception (kept running):', err));
 
 app.whenReady().then(boot).catch((err: unknown) => {
   dialog.showErrorBox('Fleetlens could not start', err instanceof Error ? err.message : String(err));
@@ -110,5 +102,7 @@ app.whenReady().then(boot).catch((err: unknown) => {
 
 app.on('window-all-closed', () => {
   teardownIpc?.();
-  void wb?.close().finally(() => app.quit());
+  // The engine closes its workspace on SIGTERM-like exit; DuckDB's WAL makes a hard stop safe too.
+  engine?.kill();
+  app.quit();
 });

@@ -6,13 +6,13 @@
 import { contextBridge, ipcRenderer } from 'electron';
 import type { WorkbenchBridge } from '../core/api/contract.ts';
 
-const INVOKE_PREFIX = 'wb:';
+const INVOKE_CHANNEL = 'wb:invoke';
 const EVENT_CHANNEL = 'wb-event';
 
 const bridge = {
   async invoke(method: string, req: unknown): Promise<unknown> {
     if (typeof method !== 'string' || !/^[a-z]+\.[A-Za-z]+$/.test(method)) throw new Error(`invalid method name ${String(method)}`);
-    const res = (await ipcRenderer.invoke(INVOKE_PREFIX + method, req)) as { ok: boolean; data?: unknown; error?: unknown };
+    const res = (await ipcRenderer.invoke(INVOKE_CHANNEL, method, req)) as { ok: boolean; data?: unknown; error?: unknown };
     if (res.ok) return res.data;
     // Rejected with the plain {code, message, details} object; the renderer client rebuilds WorkbenchError.
     throw res.error;

@@ -370,7 +370,7 @@ export function* generateFleetChunks(
   const ring = new Float64Array(DEFECT_RULES.tempWindow);
 
   for (let d = 0; d < devices && total < target; d++) {
-    // Forked per device: a device's data depends only on the seed and its index.
+    // Forked per device so its attributes depend only on the seed and its index.
     const rng = master.fork();
     const deviceId = `dev-${String(d + 1).padStart(padWidth, '0')}`;
     const fi = pickFactory(rng);
@@ -806,7 +806,8 @@ async function streamFleet(
   render: (c: FleetChunk) => Uint8Array,
   onProgress: ((rowsDone: number) => void) | undefined,
 ): Promise<FleetSummary> {
-  const ws = createWriteStream(file);
+  // A 16 MiB buffer lets the disk write one chunk while the next is generated.
+  const ws = createWriteStream(file, { highWaterMark: 16 * 1024 * 1024 });
   let failure: Error | null = null;
   ws.on('error', (e) => {
     failure = e;
@@ -824,6 +825,8 @@ async function streamFleet(
       }
       done += r.value.length;
       if (!ws.write(render(r.value))) await once(ws, 'drain');
+      // Yield to the event loop every chunk so timers and UI stay responsive.
+      else await new Promise<void>((resolve) => setImmediate(resolve));
       onProgress?.(done);
     }
   } catch (e) {
@@ -832,36 +835,38 @@ async function streamFleet(
   }
 }
 
+let tmpCounter = 0;
+
 /**
  * Generates a fleet straight to a file (CSV, Parquet or NDJSON) with bounded memory.
  * Parquet goes through a temporary CSV next to `out`, converted by DuckDB with
- * explicit column types; the temporary file is always removed.
+ * explicit column types. Output is written to a temporary name and renamed at the
+ * end, so `out` never exists half-written; temporary files are always removed.
  */
 export async function writeFleet(opts: WriteFleetOptions): Promise<WriteFleetResult> {
   const format = opts.format ?? fleetFormatFromPath(opts.out);
+  if (format !== 'csv' && format !== 'ndjson' && format !== 'parquet') throw new Error(`unknown format ${String(format)}`);
   const resolved = resolveFleetOptions(opts);
   const out = path.resolve(opts.out);
   await fsp.mkdir(path.dirname(out), { recursive: true });
+  const tmpBase = path.join(path.dirname(out), `.${path.basename(out)}.${process.pid}.${++tmpCounter}.tmp`);
+  const tmpOut = `${tmpBase}.${format}`;
+  const tmpCsv = `${tmpBase}.csv`;
   const gen = generateFleetChunks(resolved);
   const header = FLEET_COLUMNS.join(',') + '\n';
   let summary: FleetSummary;
-  if (format === 'csv') {
-    const r = new CsvRenderer();
-    summary = await streamFleet(out, gen, header, (c) => r.render(c), opts.onProgress);
-  } else if (format === 'ndjson') {
-    const r = new NdjsonRenderer();
-    summary = await streamFleet(out, gen, '', (c) => r.render(c), opts.onProgress);
-  } else if (format === 'parquet') {
-    const tmp = path.join(path.dirname(out), `.${path.basename(out)}.${process.pid}.tmp.csv`);
-    try {
+  try {
+    if (format === 'ndjson') {
+      const r = new NdjsonRenderer();
+      summary = await streamFleet(tmpOut, gen, '', (c) => r.render(c), opts.onProgress);
+    } else {
       const r = new CsvRenderer();
-      summary = await streamFleet(tmp, gen, header, (c) => r.render(c), opts.onProgress);
-      await csvToParquet(tmp, out);
-    } finally {
-      await fsp.rm(tmp, { force: true });
+      summary = await streamFleet(tmpCsv, gen, header, (c) => r.render(c), opts.onProgress);
+      if (format === 'parquet') await csvToParquet(tmpCsv, tmpOut);
     }
-  } else {
-    throw new Error(`unknown format ${String(format)}`);
+    await fsp.rename(tmpOut, out);
+  } finally {
+    await Promise.all([fsp.rm(tmpOut, { force: true }), fsp.rm(tmpCsv, { force: true })]);
   }
   const { size } = await fsp.stat(out);
   return { ...summary, bytes: size };
@@ -874,7 +879,7 @@ async function csvToParquet(csv: string, out: string): Promise<void> {
   const con = await inst.connect();
   try {
     // DuckDB runs inside this process: cap it so the 10M-row case stays well under 1 GiB.
-    await con.run(`SET memory_limit = '384MB'`);
+    await con.run(`SET memory_limit = '256MB'`);
     await con.run(`SET threads = 2`);
     await con.run(
       `COPY (SELECT * FROM ${fleetCsvReadSql(csv)}) TO ${sqlString(out)} (FORMAT parquet, COMPRESSION zstd)`,

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -320,6 +320,10 @@ describe('writeFleet formats read back by DuckDB', () => {
       : fmt === 'ndjson'
         ? fleetNdjsonReadSql(files.ndjson.file)
         : `read_parquet('${files.parquet.file}')`;
+
+  it('leaves only the output files behind (temporaries are renamed or removed)', async () => {
+    expect((await readdir(dir)).sort()).toEqual(['fleet.csv', 'fleet.ndjson', 'fleet.parquet']);
+  });
 
   it('keeps the exact schema in every format', async () => {
     for (const fmt of ['csv', 'parquet', 'ndjson'] as const) {
