@@ -1,0 +1,212 @@
+/**
+ * Evaluation of anomaly scores against labels (issue #5 item 4): threshold
+ * metrics, ROC and PR curves with their areas, the confusion matrix, and the
+ * lead time of the first sustained alarm per device for run-to-failure data.
+ * Pure functions over typed arrays.
+ */
+
+export interface Confusion {
+  tp: number;
+  fp: number;
+  tn: number;
+  fn: number;
+}
+
+export interface ThresholdMetrics extends Confusion {
+  precision: number;
+  recall: number;
+  f1: number;
+  /** FP / (FP + TN): share of normal rows that raised an alarm. */
+  falseAlarmRate: number;
+  /** FN / (FN + TP): share of labelled rows that raised none. */
+  missedAlarmRate: number;
+  /** Share of rows in alarm. */
+  alertRate: number;
+}
+
+export interface Curve {
+  x: number[];
+  y: number[];
+  /** Score threshold at each point. */
+  thresholds: number[];
+}
+
+/** Metrics at one threshold: a row is an alarm when score ≥ threshold. */
+export function thresholdMetrics(scores: Float64Array, labels: Uint8Array | Int32Array | Float64Array, threshold: number): ThresholdMetrics {
+  let tp = 0, fp = 0, tn = 0, fn = 0;
+  for (let i = 0; i < scores.length; i++) {
+    const alarm = scores[i]! >= threshold;
+    const pos = labels[i]! > 0;
+    if (alarm && pos) tp++;
+    else if (alarm) fp++;
+    else if (pos) fn++;
+    else tn++;
+  }
+  return withRates({ tp, fp, tn, fn });
+}
+
+export function withRates(c: Confusion): ThresholdMetrics {
+  const { tp, fp, tn, fn } = c;
+  const precision = tp + fp ? tp / (tp + fp) : 0;
+  const recall = tp + fn ? tp / (tp + fn) : 0;
+  const n = tp + fp + tn + fn;
+  return {
+    ...c,
+    precision,
+    recall,
+    f1: precision + recall ? (2 * precision * recall) / (precision + recall) : 0,
+    falseAlarmRate: fp + tn ? fp / (fp + tn) : 0,
+    missedAlarmRate: fn + tp ? fn / (fn + tp) : 0,
+    alertRate: n ? (tp + fp) / n : 0,
+  };
+}
+
+/** Indices sorted by score descending (ties broken by index, so results are deterministic). */
+function orderDesc(scores: Float64Array): Uint32Array {
+  const idx = new Uint32Array(scores.length);
+  for (let i = 0; i < idx.length; i++) idx[i] = i;
+  idx.sort((a, b) => scores[b]! - scores[a]! || a - b);
+  return idx;
+}
+
+export interface RankedEvaluation {
+  rocAuc: number;
+  /** Average precision (step-wise area under the PR curve, as scikit-learn computes it). */
+  prAuc: number;
+  roc: Curve;
+  pr: Curve;
+  /** Threshold maximising F1 and the metrics there. */
+  best: ThresholdMetrics & { threshold: number };
+  positives: number;
+  negatives: number;
+}
+
+/**
+ * ROC and PR over every distinct score, with areas computed exactly (tied scores
+ * contribute as one step, i.e. ties count half in ROC-AUC) and curves reduced to
+ * at most `maxPoints` points for display.
+ */
+export function rankedEvaluation(scores: Float64Array, labels: Uint8Array | Int32Array | Float64Array, maxPoints = 200): RankedEvaluation {
+  const order = orderDesc(scores);
+  let P = 0;
+  for (let i = 0; i < labels.length; i++) if (labels[i]! > 0) P++;
+  const N = labels.length - P;
+  const fpr: number[] = [0], tpr: number[] = [0], prec: number[] = [1], rec: number[] = [0], thr: number[] = [Number.POSITIVE_INFINITY];
+  let tp = 0, fp = 0, auc = 0, ap = 0;
+  let best = { f1: -1, threshold: Number.POSITIVE_INFINITY, tp: 0, fp: 0 };
+  for (let k = 0; k < order.length; ) {
+    const s = scores[order[k]!]!;
+    // Take every row with this exact score as one step.
+    const tp0 = tp, fp0 = fp;
+    while (k < order.length && scores[order[k]!] === s) {
+      if (labels[order[k]!]! > 0) tp++;
+      else fp++;
+      k++;
+    }
+    if (N > 0 && P > 0) auc += ((fp - fp0) / N) * ((tp + tp0) / (2 * P));
+    if (P > 0) ap += ((tp - tp0) / P) * (tp / (tp + fp));
+    const precision = tp / (tp + fp);
+    const recall = P ? tp / P : 0;
+    const f1 = precision + recall ? (2 * precision * recall) / (precision + recall) : 0;
+    if (f1 > best.f1) best = { f1, threshold: s, tp, fp };
+    fpr.push(N ? fp / N : 0);
+    tpr.push(P ? tp / P : 0);
+    prec.push(precision);
+    rec.push(recall);
+    thr.push(s);
+  }
+  const thin = (xs: number[], ys: number[], ts: number[]): Curve => {
+    if (xs.length <= maxPoints) return { x: xs, y: ys, thresholds: ts };
+    const step = (xs.length - 1) / (maxPoints - 1);
+    const out: Curve = { x: [], y: [], thresholds: [] };
+    for (let i = 0; i < maxPoints; i++) {
+      const j = Math.round(i * step);
+      out.x.push(xs[j]!);
+      out.y.push(ys[j]!);
+      out.thresholds.push(ts[j]!);
+    }
+    return out;
+  };
+  const b = withRates({ tp: best.tp, fp: best.fp, fn: P - best.tp, tn: N - best.fp });
+  return {
+    rocAuc: N > 0 && P > 0 ? auc : Number.NaN,
+    prAuc: P > 0 ? ap : Number.NaN,
+    roc: thin(fpr, tpr, thr),
+    pr: thin(rec, prec, thr),
+    best: { ...b, threshold: best.threshold },
+    positives: P,
+    negatives: N,
+  };
+}
+
+export interface LeadTimeResult {
+  /** Mean lead over devices that alarmed, in time-axis units (minutes for timestamps, cycles otherwise); NaN if none. */
+  meanLead: number;
+  medianLead: number;
+  /** Devices whose first sustained alarm fired before the end. */
+  detected: number;
+  devices: number;
+  perDevice: { device: string; lead: number | null; alarmAt: number | null; end: number }[];
+}
+
+/**
+ * Lead time for run-to-failure data: per device (rows in time order), the first
+ * time `sustain` consecutive rows were in alarm; lead = end − that time, where end
+ * is the device's failure time (given) or its last row.
+ */
+export function leadTimes(
+  rows: { device: string[]; time: Float64Array; alarm: Uint8Array },
+  sustain: number,
+  endOf?: (device: string, lastTime: number) => number,
+): LeadTimeResult {
+  const k = Math.max(1, Math.floor(sustain));
+  const byDevice = new Map<string, number[]>();
+  for (let i = 0; i < rows.device.length; i++) {
+    const d = rows.device[i]!;
+    let list = byDevice.get(d);
+    if (!list) byDevice.set(d, (list = []));
+    list.push(i);
+  }
+  const perDevice: LeadTimeResult['perDevice'] = [];
+  for (const [device, idx] of byDevice) {
+    idx.sort((a, b) => rows.time[a]! - rows.time[b]! || a - b);
+    let run = 0;
+    let alarmAt: number | null = null;
+    for (const i of idx) {
+      run = rows.alarm[i] ? run + 1 : 0;
+      if (run >= k) {
+        alarmAt = rows.time[i]!;
+        break;
+      }
+    }
+    const last = rows.time[idx[idx.length - 1]!]!;
+    const end = endOf ? endOf(device, last) : last;
+    perDevice.push({ device, alarmAt, end, lead: alarmAt === null ? null : end - alarmAt });
+  }
+  perDevice.sort((a, b) => (a.device < b.device ? -1 : a.device > b.device ? 1 : 0));
+  const leads = perDevice.map((d) => d.lead).filter((l): l is number => l !== null).sort((a, b) => a - b);
+  const mean = leads.length ? leads.reduce((a, b) => a + b, 0) / leads.length : Number.NaN;
+  const median = leads.length ? (leads.length % 2 ? leads[leads.length >> 1]! : (leads[leads.length / 2 - 1]! + leads[leads.length / 2]!) / 2) : Number.NaN;
+  return { meanLead: mean, medianLead: median, detected: leads.length, devices: perDevice.length, perDevice };
+}
+
+/** Quantile (linear interpolation) of a sample; used for contamination thresholds. */
+export function quantile(values: Float64Array, q: number): number {
+  if (values.length === 0) return Number.NaN;
+  const s = Float64Array.from(values).sort();
+  const pos = Math.min(1, Math.max(0, q)) * (s.length - 1);
+  const lo = Math.floor(pos), hi = Math.ceil(pos);
+  return s[lo]! + (s[hi]! - s[lo]!) * (pos - lo);
+}
+
+/** Histogram of scores for the unlabelled view (score distribution). */
+export function histogram(values: Float64Array, bins = 40): { edges: number[]; counts: number[] } {
+  let lo = Number.POSITIVE_INFINITY, hi = Number.NEGATIVE_INFINITY;
+  for (const v of values) if (Number.isFinite(v)) { if (v < lo) lo = v; if (v > hi) hi = v; }
+  if (!Number.isFinite(lo)) return { edges: [], counts: [] };
+  if (hi === lo) hi = lo + 1;
+  const w = (hi - lo) / bins;
+  const counts = new Array<number>(bins).fill(0);
+  for (const v of values) if (Number.isFinite(v)) counts[Math.min(bins - 1, Math.floor((v - lo) / w))]!++;
+  return { edges: Array.from({ length: bins + 1 }, (_, i) => lo + i * w), counts };
+}
