@@ -9,7 +9,7 @@ import { WorkbenchError } from './api/errors.ts';
 import type { AppInfo, MethodName, RequestOf, ResponseOf, WorkbenchApi } from './api/contract.ts';
 import { EventBus } from './api/events.ts';
 import { datasetsHandlers } from './data/handlers.ts';
-import { exploreHandlers } from './explore/handlers.ts';
+import { exploreHandlers, warmExplore } from './explore/handlers.ts';
 import { Ingestor } from './data/ingest.ts';
 import { Workspace } from './workspace/workspace.ts';
 
@@ -46,7 +46,13 @@ export async function createWorkbench(opts: WorkbenchOptions): Promise<Workbench
       mode: opts.mode,
       sampleDataset: await workspace.getMeta('sample_dataset'),
     }),
-    ...datasetsHandlers({ workspace, events, ingestor }),
+    ...datasetsHandlers({
+      workspace,
+      events,
+      ingestor,
+      // Warm the Explore caches in the background so the first visit after an import is instant.
+      afterImport: (name) => void warmExplore(workspace, name).catch(() => undefined),
+    }),
     ...exploreHandlers({ workspace }),
   } satisfies WorkbenchApi;
 

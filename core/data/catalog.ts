@@ -159,6 +159,9 @@ export async function deleteDataset(ws: Workspace, name: string): Promise<void> 
   try {
     await con.run('BEGIN TRANSACTION');
     await con.run(`DROP TABLE IF EXISTS ${ident(name)}`);
+    // Explore's cached summaries of this dataset go with it.
+    for (const unit of ['trip', 'device']) await con.run(`DROP TABLE IF EXISTS fleetlens.${ident(`summary__${name}__${unit}`)}`);
+    await con.run(`DELETE FROM fleetlens.meta WHERE key LIKE $k`, { k: `summary:${name}:%` });
     for (const t of ['datasets', 'sources', 'rejects']) {
       await con.run(`DELETE FROM fleetlens.${t} WHERE ${t === 'datasets' ? 'name' : 'dataset'} = $name`, { name });
     }

@@ -5,7 +5,7 @@ import type { Workspace } from '../workspace/workspace.ts';
 import type { Ingestor } from './ingest.ts';
 import { datasetRejects, deleteDataset, getDataset, listDatasets, previewDataset, setRoles, validateDatasetName } from './catalog.ts';
 
-export function datasetsHandlers(deps: { workspace: Workspace; events: EventBus; ingestor: Ingestor }): DatasetsApi {
+export function datasetsHandlers(deps: { workspace: Workspace; events: EventBus; ingestor: Ingestor; afterImport?: (dataset: string) => void }): DatasetsApi {
   const { workspace: ws, events, ingestor } = deps;
   return {
     'datasets.list': () => listDatasets(ws),
@@ -13,6 +13,7 @@ export function datasetsHandlers(deps: { workspace: Workspace; events: EventBus;
     'datasets.import': async (req) => {
       const res = await ingestor.import(req);
       events.emit('datasets.changed', { name: res.dataset.name });
+      deps.afterImport?.(res.dataset.name);
       return res;
     },
     'datasets.cancelImport': async (req) => ingestor.cancel(String(req.jobId)),

