@@ -38,6 +38,12 @@ export async function createWorkbench(opts: WorkbenchOptions): Promise<Workbench
   const events = new EventBus();
   const ingestor = new Ingestor(workspace, (p) => events.emit('datasets.importProgress', p));
   const version = appVersion();
+  // Background work (cache warming) is awaited on close: closing DuckDB under a running query would crash.
+  const inFlight = new Set<Promise<unknown>>();
+  const background = (p: Promise<unknown>): void => {
+    const q = p.catch(() => undefined).finally(() => inFlight.delete(q));
+    inFlight.add(q);
+  };
   const api = {
     'app.info': async () => ({
       name: 'Fleetlens' as const,
@@ -51,7 +57,7 @@ export async function createWorkbench(opts: WorkbenchOptions): Promise<Workbench
       events,
       ingestor,
       // Warm the Explore caches in the background so the first visit after an import is instant.
-      afterImport: (name) => void warmExplore(workspace, name).catch(() => undefined),
+      afterImport: (name) => background(warmExplore(workspace, name)),
     }),
     ...exploreHandlers({ workspace }),
   } satisfies WorkbenchApi;
@@ -72,6 +78,9 @@ export async function createWorkbench(opts: WorkbenchOptions): Promise<Workbench
     events,
     workspace,
     dispatch,
-    close: async () => workspace.close(),
+    close: async () => {
+      await Promise.all([...inFlight]);
+      workspace.close();
+    },
   };
 }
