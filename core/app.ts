@@ -10,6 +10,10 @@ import type { AppInfo, MethodName, RequestOf, ResponseOf, WorkbenchApi } from '.
 import { EventBus } from './api/events.ts';
 import { datasetsHandlers } from './data/handlers.ts';
 import { exploreHandlers, warmExplore } from './explore/handlers.ts';
+import { ExperimentStore } from './experiments/store.ts';
+import { experimentsHandlers } from './experiments/handlers.ts';
+import { modelsHandlers } from './models/handlers.ts';
+import { Trainer } from './models/train.ts';
 import { Ingestor } from './data/ingest.ts';
 import { Workspace } from './workspace/workspace.ts';
 
@@ -44,6 +48,8 @@ export async function createWorkbench(opts: WorkbenchOptions): Promise<Workbench
     const q = p.catch(() => undefined).finally(() => inFlight.delete(q));
     inFlight.add(q);
   };
+  const store = new ExperimentStore(workspace);
+  const trainer = new Trainer(workspace, store, events, version);
   const api = {
     'app.info': async () => ({
       name: 'Fleetlens' as const,
@@ -60,6 +66,8 @@ export async function createWorkbench(opts: WorkbenchOptions): Promise<Workbench
       afterImport: (name) => background(warmExplore(workspace, name)),
     }),
     ...exploreHandlers({ workspace }),
+    ...modelsHandlers({ workspace, store, trainer }),
+    ...experimentsHandlers({ workspace, store, events }),
   } satisfies WorkbenchApi;
 
   const dispatch = async (method: string, req: unknown): Promise<unknown> => {
@@ -79,6 +87,7 @@ export async function createWorkbench(opts: WorkbenchOptions): Promise<Workbench
     workspace,
     dispatch,
     close: async () => {
+      await trainer.drain();
       await Promise.all([...inFlight]);
       workspace.close();
     },

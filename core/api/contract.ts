@@ -6,6 +6,8 @@
  */
 import type { DatasetsApi, DatasetsEvents } from '../data/api.ts';
 import type { ExploreApi } from '../explore/api.ts';
+import type { ModelsApi } from '../models/api.ts';
+import type { ExperimentsApi, ExperimentsEvents } from '../experiments/api.ts';
 
 export interface AppInfo {
   name: 'Fleetlens';
@@ -23,8 +25,8 @@ export interface AppApi {
   'app.info': (req: Record<string, never>) => Promise<AppInfo>;
 }
 
-export type WorkbenchApi = AppApi & DatasetsApi & ExploreApi;
-export type WorkbenchEvents = DatasetsEvents;
+export type WorkbenchApi = AppApi & DatasetsApi & ExploreApi & ModelsApi & ExperimentsApi;
+export type WorkbenchEvents = DatasetsEvents & ExperimentsEvents;
 
 export type MethodName = keyof WorkbenchApi;
 export type EventName = keyof WorkbenchEvents;

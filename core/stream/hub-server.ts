@@ -644,6 +644,10 @@ function corkUntilImmediate(socket: Socket): void {
   });
 }
 
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
@@ -872,7 +876,7 @@ export class LocalEventHubServer {
     try {
       fd = fs.openSync(path, 'a+');
     } catch (err) {
-      throw new HubServerError('STORE_IO', `cannot open hub log ${path}: ${(err as Error).message}`, { cause: err });
+      throw new HubServerError('STORE_IO', `cannot open hub log ${path}: ${errorText(err)}`, { cause: err });
     }
     try {
       this.loadStore(fd, path);
@@ -1352,7 +1356,7 @@ export class LocalEventHubServer {
         return;
       }
     } catch (err) {
-      finish({ condition: 'amqp:decode-error', description: (err as Error).message });
+      finish({ condition: 'amqp:decode-error', description: errorText(err) });
       return;
     }
     if (events.length === 0) {
@@ -1363,7 +1367,7 @@ export class LocalEventHubServer {
     try {
       parsed = events.map(parseEvent);
     } catch (err) {
-      finish({ condition: 'amqp:decode-error', description: (err as Error).message });
+      finish({ condition: 'amqp:decode-error', description: errorText(err) });
       return;
     }
     const key = envelopeKey ?? parsed[0]!.partitionKey;

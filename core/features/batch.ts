@@ -1,0 +1,645 @@
+/**
+ * Batch evaluator of feature recipes (issue #5 item 1). DuckDB does the heavy
+ * lifting: lags, diffs and rolling stats are window functions over
+ * `PARTITION BY groups ORDER BY time, rowid`, and the result streams out in
+ * (group, time) order one DuckDB chunk at a time. Only the EWM, which is a
+ * sequential recursion no window function expresses, runs in JS on the stream.
+ * The dataset is never held in JS memory: at most one output chunk is.
+ */
+import type { DuckDBConnection, DuckDBDataChunk } from '@duckdb/node-api';
+import { WorkbenchError } from '../api/errors.ts';
+import type { DatasetInfo } from '../data/api.ts';
+import { getDataset } from '../data/catalog.ts';
+import { isNumericType } from '../data/roles.ts';
+import type { Matrix } from '../models/detector.ts';
+import { firstLine, ident, lit, type Workspace } from '../workspace/workspace.ts';
+import {
+  compileFinish,
+  ewmAlpha,
+  ewmFold,
+  featureNames,
+  finishRow,
+  MAX_CATEGORIES,
+  planFeatures,
+  resolveColumns,
+  validateRecipe,
+  type CategorySet,
+  type FeatureRecipe,
+  type FittedRecipe,
+  type NumericFeature,
+} from './recipe.ts';
+
+export type { FeatureRecipe, FittedRecipe } from './recipe.ts';
+
+export interface FitRecipeOptions {
+  /** SQL predicate over the dataset's columns selecting the training rows; default every row. */
+  trainFilter?: string;
+  /** Cancels the fit (CANCELLED). */
+  signal?: AbortSignal;
+}
+
+export interface StreamFeaturesOptions {
+  /**
+   * SQL predicate selecting the rows to emit. Applied after the windows, so an
+   * emitted row's features still see its group's earlier rows that the filter leaves out.
+   */
+  filter?: string;
+  /** Most rows per chunk; default 16,384. */
+  chunkRows?: number;
+  /** Raw columns to carry along (label, time, device, …): numeric types as numbers, everything else as text. */
+  includeColumns?: string[];
+  /** Stops the stream with CANCELLED, interrupting DuckDB mid-query. */
+  signal?: AbortSignal;
+}
+
+/** A block of feature rows in (group, time) order. */
+export interface FeatureChunk {
+  /** Rows in this chunk (≤ chunkRows); dropped rows are not among them. */
+  rows: number;
+  /** rows × featureNames, row-major; fill and standardization already applied. */
+  matrix: Matrix;
+  /** includeColumns values per row, keyed by column name; null where the value is NULL. */
+  extra: Record<string, (number | string | null)[]>;
+  /** DuckDB rowid of each row: stable while the dataset is not rewritten, for joining results back. */
+  rowIndex: Float64Array;
+  /** Rows left out since the previous chunk because a feature was missing (fill 'drop'). */
+  dropped: number;
+}
+
+const DEFAULT_CHUNK_ROWS = 16_384;
+
+/** DuckDB double literal that parses to exactly this JS number (shortest round-trip text). */
+function dbl(x: number): string {
+  return `CAST('${String(x)}' AS DOUBLE)`;
+}
+
+function cancelled(): WorkbenchError {
+  return new WorkbenchError('CANCELLED', 'feature computation was cancelled');
+}
+
+/** Reject multi-statement input and anything DuckDB cannot bind as a predicate over the table. */
+async function checkPredicate(ws: Workspace, dataset: string, pred: string, what: string): Promise<void> {
+  if (typeof pred !== 'string' || pred.trim() === '') throw new WorkbenchError('INVALID_ARGUMENT', `${what} must be a non-empty SQL predicate`);
+  if (pred.includes(';')) throw new WorkbenchError('INVALID_ARGUMENT', `${what} must be a single SQL expression (no ';')`);
+  try {
+    await ws.query(`SELECT coalesce((${pred}), false) AS k FROM ${ident(dataset)} LIMIT 0`);
+  } catch (err) {
+    throw new WorkbenchError('INVALID_ARGUMENT', `${what} is not a valid SQL predicate over dataset '${dataset}': ${firstLine((err as Error).message)}`, {
+      dataset,
+    });
+  }
+}
+
+/** What one raw pass computes; see rawChunks. */
+interface RawQuery {
+  dataset: string;
+  columns: FittedRecipe['columns'];
+  sensors: string[];
+  centers: number[];
+  /** Numeric features to produce, raw (unfilled, unscaled). */
+  features: NumericFeature[];
+  /** Predicate marking rows of interest; null = every row. */
+  keep: string | null;
+  /** Stream every row of groups with a kept row (EWM needs each group's full history), marking kept ones. */
+  wholeGroups: boolean;
+  categories: CategorySet[];
+  extras: { name: string; numeric: boolean }[];
+  /** Features whose missingness (computed in SQL) sets RawChunk.miss; for fit's EWM pass with fill 'drop'. */
+  missOf: NumericFeature[];
+}
+
+/** One DuckDB chunk of raw features, columnar; NaN marks a missing value. */
+interface RawChunk {
+  n: number;
+  rid: Float64Array;
+  /** 1 = row of interest; null when every row is. */
+  keep: Float64Array | null;
+  /** Aligned with RawQuery.features. */
+  feats: Float64Array[];
+  /** Category index per categorical (−1 = none). */
+  cats: Float64Array[];
+  extras: (number | string | null)[][];
+  /** 1 = some feature of RawQuery.missOf is missing; null when missOf is empty. */
+  miss: Float64Array | null;
+}
+
+function windowClause(groupCount: number): string {
+  const part = groupCount ? `PARTITION BY ${Array.from({ length: groupCount }, (_, i) => `__g${i}`).join(', ')} ` : '';
+  return `(${part}ORDER BY __t, __rid)`;
+}
+
+function frame(n: number): string {
+  return `(w ROWS BETWEEN ${n} PRECEDING AND 1 PRECEDING)`;
+}
+
+/** SQL for one non-EWM feature (NULL = missing); rolling mean/std work on centered values, see FittedRecipe.centers. */
+function featureSql(f: NumericFeature, centers: number[]): string {
+  const s = `__s${f.sensor}`;
+  const d = `__d${f.sensor}`;
+  switch (f.kind) {
+    case 'raw':
+      return s;
+    case 'lag':
+      return `lag(${s}, ${f.k}) OVER w`;
+    case 'diff':
+      return `${s} - lag(${s}, ${f.k}) OVER w`;
+    case 'roll':
+      if (f.stat === 'mean') return `${dbl(centers[f.sensor]!)} + avg(${d}) OVER ${frame(f.window)}`;
+      if (f.stat === 'std') return `stddev_samp(${d}) OVER ${frame(f.window)}`;
+      return `${f.stat}(${s}) OVER ${frame(f.window)}`;
+    case 'ewm':
+    case 'ewmdev':
+      throw new Error('EWM features are computed in JS');
+  }
+}
+
+/** SQL for "this feature is missing", EWM included: an EWM is missing until its group has had a value. */
+function missingSql(f: NumericFeature, centers: number[]): string {
+  const s = `__s${f.sensor}`;
+  if (f.kind === 'ewm' || f.kind === 'ewmdev') {
+    const none = `count(${s}) OVER (w ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) = 0`;
+    return f.kind === 'ewm' ? `(${none})` : `(${none} OR ${s} IS NULL)`;
+  }
+  return `(${featureSql(f, centers)}) IS NULL`;
+}
+
+function isEwm(f: NumericFeature): boolean {
+  return f.kind === 'ewm' || f.kind === 'ewmdev';
+}
+
+/** The first two CTEs: typed, cleaned inputs (`__s` raw sensor, `__d` centered, `__c` category index). */
+function baseSql(q: { dataset: string; columns: FittedRecipe['columns']; sensors: string[]; centers: number[]; keep: string | null; categories: CategorySet[]; extras: { name: string; numeric: boolean }[] }): string {
+  const sel = ['rowid AS __rid', ...q.columns.groups.map((g, i) => `${ident(g)} AS __g${i}`), `${ident(q.columns.time)} AS __t`];
+  q.sensors.forEach((s, j) => {
+    const v = `CAST(${ident(s)} AS DOUBLE)`;
+    // Non-finite readings count as missing, like NULL, in both evaluators.
+    sel.push(`CASE WHEN isfinite(${v}) THEN ${v} END AS __s${j}`);
+  });
+  q.categories.forEach((c, i) => {
+    const v = `CAST(${ident(c.column)} AS VARCHAR)`;
+    const whens = c.values.map((val, k) => `WHEN ${v} = ${lit(val)} THEN ${k}`).join(' ');
+    sel.push(`CAST(CASE WHEN ${v} IS NULL THEN -1 ${whens} ELSE ${c.other ? c.values.length : -1} END AS DOUBLE) AS __c${i}`);
+  });
+  sel.push(q.keep === null ? 'true AS __keep' : `coalesce((${q.keep}), false) AS __keep`);
+  q.extras.forEach((e, i) => sel.push(`CAST(${ident(e.name)} AS ${e.numeric ? 'DOUBLE' : 'VARCHAR'}) AS __x${i}`));
+  const centered = q.sensors.map((_, j) => `__s${j} - ${dbl(q.centers[j]!)} AS __d${j}`);
+  return `b0 AS (SELECT ${sel.join(', ')} FROM ${ident(q.dataset)}),
+b AS (SELECT *${centered.length ? ', ' + centered.join(', ') : ''} FROM b0)`;
+}
+
+/** The streaming query of a raw pass and the positions of its output columns. */
+function rawSql(q: RawQuery): { sql: string; layout: { sql: number[]; ewmSensors: Map<number, number>; cats: number; extras: number; miss: number; keep: number; first: number } } {
+  const groups = q.columns.groups.length;
+  const gcols = Array.from({ length: groups }, (_, i) => `__g${i}`);
+  const hasEwm = q.features.some(isEwm);
+  const inner = ['__rid', ...gcols, '__t', '__keep'];
+  const outer = ['CAST(__rid AS DOUBLE)'];
+  let pos = 1;
+  const keepPos = q.keep === null ? -1 : pos++;
+  if (keepPos >= 0) outer.push('CAST(__keep AS DOUBLE)');
+  const firstPos = hasEwm ? pos++ : -1;
+  if (hasEwm) {
+    inner.push('row_number() OVER w = 1 AS __first');
+    outer.push('CAST(__first AS DOUBLE)');
+  }
+  const sqlPos: number[] = [];
+  q.features.forEach((f, i) => {
+    if (isEwm(f)) {
+      sqlPos.push(-1);
+      return;
+    }
+    inner.push(`${featureSql(f, q.centers)} AS __f${i}`);
+    // NaN instead of NULL: vectors without a validity mask read several times faster.
+    outer.push(`coalesce(__f${i}, CAST('NaN' AS DOUBLE))`);
+    sqlPos.push(pos++);
+  });
+  const ewmSensors = new Map<number, number>();
+  for (const f of q.features) {
+    if (!isEwm(f) || ewmSensors.has(f.sensor)) continue;
+    inner.push(`__s${f.sensor}`);
+    outer.push(`coalesce(__s${f.sensor}, CAST('NaN' AS DOUBLE))`);
+    ewmSensors.set(f.sensor, pos++);
+  }
+  const catPos = pos;
+  q.categories.forEach((_, i) => {
+    inner.push(`__c${i}`);
+    outer.push(`__c${i}`);
+    pos++;
+  });
+  const missPos = q.missOf.length ? pos++ : -1;
+  if (missPos >= 0) {
+    inner.push(`(${q.missOf.map((f) => missingSql(f, q.centers)).join(' OR ')}) AS __miss`);
+    outer.push('CAST(__miss AS DOUBLE)');
+  }
+  const extraPos = pos;
+  q.extras.forEach((_, i) => {
+    inner.push(`__x${i}`);
+    outer.push(`__x${i}`);
+    pos++;
+  });
+  let where = '';
+  if (q.keep !== null && q.wholeGroups) {
+    inner.push(`bool_or(__keep) OVER (${groups ? `PARTITION BY ${gcols.join(', ')}` : ''}) AS __gkeep`);
+    where = 'WHERE __gkeep';
+  } else if (q.keep !== null) {
+    where = 'WHERE __keep';
+  }
+  const sql = `WITH ${baseSql(q)},
+win AS (SELECT ${inner.join(', ')} FROM b WINDOW w AS ${windowClause(groups)})
+SELECT ${outer.join(', ')} FROM win ${where} ORDER BY ${[...gcols, '__t', '__rid'].join(', ')}`;
+  return { sql, layout: { sql: sqlPos, ewmSensors, cats: catPos, extras: extraPos, miss: missPos, keep: keepPos, first: firstPos } };
+}
+
+function readDoubles(chunk: DuckDBDataChunk, col: number, n: number): Float64Array {
+  const v = chunk.getColumnVector(col);
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const x = v.getItem(i);
+    out[i] = typeof x === 'number' ? x : NaN;
+  }
+  return out;
+}
+
+function readPlain(chunk: DuckDBDataChunk, col: number, n: number): (number | string | null)[] {
+  const v = chunk.getColumnVector(col);
+  const out = new Array<number | string | null>(n);
+  for (let i = 0; i < n; i++) {
+    const x = v.getItem(i);
+    out[i] = x === null ? null : typeof x === 'number' || typeof x === 'string' ? x : String(x);
+  }
+  return out;
+}
+
+function wrapDuckError(err: unknown, dataset: string, signal: AbortSignal | undefined): WorkbenchError {
+  if (signal?.aborted) return cancelled();
+  if (err instanceof WorkbenchError) return err;
+  return new WorkbenchError('MODEL_FAILED', `feature query on dataset '${dataset}' failed: ${firstLine(err instanceof Error ? err.message : String(err))}`, { dataset });
+}
+
+/**
+ * Run a raw pass on a dedicated connection, yielding one RawChunk per DuckDB
+ * chunk in (group, time) order, with EWM features filled in sequentially.
+ */
+async function* rawChunks(ws: Workspace, q: RawQuery, signal?: AbortSignal): AsyncGenerator<RawChunk> {
+  const { sql, layout } = rawSql(q);
+  // One EWM state per (sensor, span); the level and the deviation features read it.
+  const ewm: { feat: number; dev: number; sensor: number; alpha: number }[] = [];
+  const bySpan = new Map<string, (typeof ewm)[number]>();
+  q.features.forEach((f, i) => {
+    if (f.kind !== 'ewm' && f.kind !== 'ewmdev') return;
+    const key = `${f.sensor}:${f.span}`;
+    let e = bySpan.get(key);
+    if (!e) {
+      e = { feat: -1, dev: -1, sensor: f.sensor, alpha: ewmAlpha(f.span) };
+      bySpan.set(key, e);
+      ewm.push(e);
+    }
+    if (f.kind === 'ewm') e.feat = i;
+    else e.dev = i;
+  });
+  const state = new Float64Array(ewm.length).fill(NaN);
+  if (signal?.aborted) throw cancelled();
+  const con: DuckDBConnection = await ws.connect();
+  const onAbort = (): void => con.interrupt();
+  signal?.addEventListener('abort', onAbort);
+  try {
+    const result = await con.stream(sql).catch((err: unknown) => {
+      throw wrapDuckError(err, q.dataset, signal);
+    });
+    for (;;) {
+      if (signal?.aborted) throw cancelled();
+      const chunk = await result.fetchChunk().catch((err: unknown) => {
+        throw wrapDuckError(err, q.dataset, signal);
+      });
+      if (!chunk || chunk.rowCount === 0) break;
+      const n = chunk.rowCount;
+      const feats = layout.sql.map((p) => (p >= 0 ? readDoubles(chunk, p, n) : new Float64Array(n)));
+      if (ewm.length) {
+        const first = readDoubles(chunk, layout.first, n);
+        const xs = new Map<number, Float64Array>();
+        for (const [sensor, p] of layout.ewmSensors) xs.set(sensor, readDoubles(chunk, p, n));
+        ewm.forEach((e, k) => {
+          const x = xs.get(e.sensor)!;
+          const level = e.feat >= 0 ? feats[e.feat]! : null;
+          const dev = e.dev >= 0 ? feats[e.dev]! : null;
+          let y = state[k]!;
+          for (let i = 0; i < n; i++) {
+            // Rows arrive sorted by group: a group's first row starts a fresh EWM.
+            if (first[i] === 1) y = NaN;
+            if (level) level[i] = y;
+            if (dev) dev[i] = x[i]! - y;
+            y = ewmFold(y, x[i]!, e.alpha);
+          }
+          state[k] = y;
+        });
+      }
+      yield {
+        n,
+        rid: readDoubles(chunk, 0, n),
+        keep: layout.keep >= 0 ? readDoubles(chunk, layout.keep, n) : null,
+        feats,
+        cats: q.categories.map((_, i) => readDoubles(chunk, layout.cats + i, n)),
+        extras: q.extras.map((_, i) => readPlain(chunk, layout.extras + i, n)),
+        miss: layout.miss >= 0 ? readDoubles(chunk, layout.miss, n) : null,
+      };
+    }
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+    con.closeSync();
+  }
+}
+
+/** Running count/mean/M2 (Welford) of the values a fitted statistic is taken over. */
+class Moments {
+  n = 0;
+  mean = 0;
+  m2 = 0;
+  add(x: number): void {
+    this.n++;
+    const d = x - this.mean;
+    this.mean += d / this.n;
+    this.m2 += d * (x - this.mean);
+  }
+}
+
+/** Per-feature training summary: over non-missing values (fill mean/drop) or zero-filled values (fill zero). */
+interface FeatureSummary {
+  count: number;
+  avg: number | null;
+  varPop: number | null;
+}
+
+/**
+ * Fit a recipe on a dataset's training rows: categories, per-sensor centers,
+ * fill values and the scaler all come from rows matching `trainFilter`. The
+ * features of training rows are computed over every row (a row's history may
+ * predate the training split; it never includes later rows). Numeric summaries
+ * come from one DuckDB aggregate over the window query; EWM features, which
+ * SQL cannot window, from a streamed JS pass over the sensor columns.
+ * Throws DATASET_NOT_FOUND, INVALID_ARGUMENT (recipe, filter, empty split),
+ * MODEL_FAILED (no usable training rows), CANCELLED.
+ */
+export async function fitRecipe(ws: Workspace, dataset: string, recipe: FeatureRecipe, opts: FitRecipeOptions = {}): Promise<FittedRecipe> {
+  const info = await getDataset(ws, dataset);
+  validateRecipe(recipe, info);
+  const columns = resolveColumns(recipe, info);
+  const keep = opts.trainFilter ?? null;
+  if (keep !== null) await checkPredicate(ws, dataset, keep, 'trainFilter');
+  const signal = opts.signal;
+  const table = ident(dataset);
+  const keepSql = keep === null ? 'true' : `coalesce((${keep}), false)`;
+  const warnings: string[] = [];
+
+  const sensorVals = recipe.sensors.map((s) => `CASE WHEN isfinite(CAST(${ident(s)} AS DOUBLE)) THEN CAST(${ident(s)} AS DOUBLE) END`);
+  const head = await ws.query(
+    `SELECT count(*) AS n${sensorVals.map((v, j) => `, avg(${v}) AS c${j}`).join('')} FROM ${table} WHERE ${keepSql}`,
+  );
+  const trainRows = Number(head[0]?.n ?? 0);
+  if (trainRows === 0) {
+    throw new WorkbenchError('INVALID_ARGUMENT', keep === null ? `dataset '${dataset}' has no rows` : `trainFilter selects no rows of dataset '${dataset}'`, { dataset });
+  }
+  const centers = recipe.sensors.map((_, j) => {
+    const c = head[0]?.[`c${j}`];
+    return typeof c === 'number' && Number.isFinite(c) ? c : 0;
+  });
+  if (signal?.aborted) throw cancelled();
+
+  const categories: CategorySet[] = [];
+  for (const column of recipe.categoricals) {
+    const rows = await ws.query(
+      `SELECT CAST(${ident(column)} AS VARCHAR) AS v, count(*) AS n FROM ${table} WHERE ${keepSql} AND ${ident(column)} IS NOT NULL
+       GROUP BY 1 ORDER BY n DESC, v LIMIT ${MAX_CATEGORIES + 1}`,
+    );
+    if (rows.length === 0) warnings.push(`categorical '${column}' has no values in the training rows; its one-hot block is empty`);
+    categories.push({ column, values: rows.slice(0, MAX_CATEGORIES).map((r) => String(r.v)), other: rows.length > MAX_CATEGORIES });
+  }
+
+  const plan = planFeatures(recipe);
+  const fill = recipe.fill;
+  const base = { dataset, columns, sensors: recipe.sensors, centers, keep, categories: [], extras: [] };
+  const summaries: FeatureSummary[] = plan.map(() => ({ count: 0, avg: null, varPop: null }));
+  let used = trainRows;
+  let dropped = 0;
+
+  const sqlFeats = plan.map((f, i) => ({ f, i })).filter(({ f }) => !isEwm(f));
+  if (sqlFeats.length > 0 || fill === 'drop') {
+    const win = sqlFeats.map(({ f, i }) => `${featureSql(f, centers)} AS __f${i}`);
+    const missing = fill === 'drop' ? `(${plan.map((f) => missingSql(f, centers)).join(' OR ')})` : 'false';
+    const aggs = sqlFeats.map(({ i }) => {
+      const v = fill === 'zero' ? `coalesce(__f${i}, 0)` : `__f${i}`;
+      return `count(__f${i}) FILTER (WHERE NOT __drop) AS n${i}, avg(${v}) FILTER (WHERE NOT __drop) AS a${i}, var_pop(${v}) FILTER (WHERE NOT __drop) AS v${i}`;
+    });
+    const sql = `WITH ${baseSql(base)},
+win AS (SELECT __keep, ${[...win, `${missing} AS __drop`].join(', ')} FROM b WINDOW w AS ${windowClause(columns.groups.length)})
+SELECT count(*) FILTER (WHERE __drop) AS dropped${aggs.map((a) => ', ' + a).join('')} FROM win WHERE __keep`;
+    let r: Record<string, unknown> | undefined;
+    try {
+      r = (await ws.query(sql))[0];
+    } catch (err) {
+      throw wrapDuckError(err, dataset, signal);
+    }
+    dropped = Number(r?.dropped ?? 0);
+    used = trainRows - dropped;
+    for (const { i } of sqlFeats) {
+      const a = r?.[`a${i}`];
+      const v = r?.[`v${i}`];
+      summaries[i] = { count: Number(r?.[`n${i}`] ?? 0), avg: typeof a === 'number' ? a : null, varPop: typeof v === 'number' ? v : null };
+    }
+  }
+  if (fill === 'drop' && used === 0) {
+    throw new WorkbenchError('MODEL_FAILED', `every training row of dataset '${dataset}' has a missing feature, so fill 'drop' leaves nothing; use fill 'mean' or 'zero', or shorter windows`, { dataset });
+  }
+
+  const ewmFeats = plan.map((f, i) => ({ f, i })).filter(({ f }) => isEwm(f));
+  if (ewmFeats.length > 0) {
+    const q: RawQuery = {
+      ...base,
+      features: ewmFeats.map(({ f }) => f),
+      wholeGroups: true,
+      missOf: fill === 'drop' ? plan : [],
+    };
+    const moments = ewmFeats.map(() => new Moments());
+    for await (const c of rawChunks(ws, q, signal)) {
+      for (let i = 0; i < c.n; i++) {
+        if ((c.keep && c.keep[i] !== 1) || (c.miss && c.miss[i] === 1)) continue;
+        for (let k = 0; k < moments.length; k++) {
+          const x = c.feats[k]![i]!;
+          if (!Number.isNaN(x)) moments[k]!.add(x);
+          else if (fill === 'zero') moments[k]!.add(0);
+        }
+      }
+    }
+    ewmFeats.forEach(({ i }, k) => {
+      const m = moments[k]!;
+      summaries[i] = { count: m.n, avg: m.n ? m.mean : null, varPop: m.n ? m.m2 / m.n : null };
+    });
+  }
+
+  const fillValues = fill === 'drop' ? null : plan.map((f, i) => {
+    if (fill === 'zero') return 0;
+    const s = summaries[i]!;
+    if (s.count === 0 || s.avg === null) {
+      warnings.push(`feature '${f.name}' has no values in the training rows; filled with 0`);
+      return 0;
+    }
+    return s.avg;
+  });
+
+  let scaler: FittedRecipe['scaler'] = null;
+  if (recipe.standardize) {
+    const mean: number[] = [];
+    const std: number[] = [];
+    const constant: string[] = [];
+    plan.forEach((f, i) => {
+      const s = summaries[i]!;
+      let mu: number;
+      let variance: number;
+      if (fill === 'mean') {
+        mu = fillValues![i]!;
+        // Filled entries sit at the mean: they add rows but no squared deviation.
+        variance = s.count > 0 && s.varPop !== null ? (s.varPop * s.count) / used : 0;
+      } else {
+        mu = s.avg ?? 0;
+        variance = s.varPop ?? 0;
+      }
+      const sd = Math.sqrt(Math.max(0, variance));
+      // Rounding leaves a constant column with a std of a few ulps of its mean, not exactly 0.
+      if (used < 2 || !(sd > 1e-10 * Math.abs(mu)) || !Number.isFinite(sd)) {
+        constant.push(f.name);
+        mean.push(mu);
+        std.push(1);
+      } else {
+        mean.push(mu);
+        std.push(sd);
+      }
+    });
+    if (constant.length) warnings.push(`constant in the training rows (scaled by 1, not by their std): ${constant.join(', ')}`);
+    scaler = { mean, std, constant };
+  }
+
+  const fitted: FittedRecipe = {
+    version: 1,
+    dataset,
+    recipe: structuredClone(recipe),
+    columns,
+    featureNames: [],
+    numericCount: plan.length,
+    centers,
+    categories,
+    fillValues,
+    scaler,
+    training: { filter: keep, rows: trainRows, dropped },
+    warnings,
+  };
+  fitted.featureNames = featureNames(fitted);
+  return fitted;
+}
+
+/** A fitted recipe applies to any dataset that has its columns with usable types. */
+function checkFittedAgainst(fitted: FittedRecipe, info: DatasetInfo): void {
+  if (!fitted || fitted.version !== 1 || !fitted.recipe || !Array.isArray(fitted.featureNames)) {
+    throw new WorkbenchError('INVALID_ARGUMENT', 'not a fitted feature recipe (expected version 1 with recipe and featureNames)');
+  }
+  if (fitted.numericCount !== planFeatures(fitted.recipe).length || featureNames(fitted).join('\n') !== fitted.featureNames.join('\n')) {
+    throw new WorkbenchError('INVALID_ARGUMENT', 'fitted recipe is inconsistent: its featureNames do not match its recipe and categories');
+  }
+  const byName = new Map(info.columns.map((c) => [c.name, c]));
+  const need = [fitted.columns.time, ...fitted.columns.groups, ...fitted.recipe.sensors, ...fitted.recipe.categoricals];
+  for (const name of need) {
+    if (!byName.has(name)) {
+      throw new WorkbenchError('INVALID_ARGUMENT', `fitted recipe needs column '${name}' which dataset '${info.name}' does not have`, { dataset: info.name, column: name });
+    }
+  }
+  for (const s of fitted.recipe.sensors) {
+    const t = byName.get(s)!.type;
+    if (!isNumericType(t)) throw new WorkbenchError('INVALID_ARGUMENT', `column '${s}' is ${t}; sensors must be numeric`, { dataset: info.name, column: s });
+  }
+}
+
+/**
+ * Stream the features of a dataset under a fitted recipe, in chunks of at most
+ * `chunkRows` rows ordered by group, then time, then rowid. Each chunk's matrix
+ * has the fitted featureNames as columns. Only the current chunk lives in JS;
+ * a dedicated DuckDB connection is held until the generator finishes or is
+ * returned early (break out of the loop to release it).
+ * Throws DATASET_NOT_FOUND, INVALID_ARGUMENT (options, missing columns),
+ * MODEL_FAILED (query failure), CANCELLED.
+ */
+export async function* streamFeatures(ws: Workspace, dataset: string, fitted: FittedRecipe, opts: StreamFeaturesOptions = {}): AsyncGenerator<FeatureChunk> {
+  const info = await getDataset(ws, dataset);
+  checkFittedAgainst(fitted, info);
+  const chunkRows = opts.chunkRows ?? DEFAULT_CHUNK_ROWS;
+  if (!Number.isInteger(chunkRows) || chunkRows < 1) throw new WorkbenchError('INVALID_ARGUMENT', `chunkRows ${String(chunkRows)} must be a positive whole number`);
+  const byName = new Map(info.columns.map((c) => [c.name, c]));
+  const includes = opts.includeColumns ?? [];
+  const extras = includes.map((name) => {
+    const c = byName.get(name);
+    if (!c) throw new WorkbenchError('INVALID_ARGUMENT', `includeColumns names column '${name}' which dataset '${dataset}' does not have`, { dataset, column: name });
+    return { name, numeric: isNumericType(c.type) };
+  });
+  if (new Set(includes).size !== includes.length) throw new WorkbenchError('INVALID_ARGUMENT', 'includeColumns lists a column twice');
+  const keep = opts.filter ?? null;
+  if (keep !== null) await checkPredicate(ws, dataset, keep, 'filter');
+
+  const plan = planFeatures(fitted.recipe);
+  const fin = compileFinish(fitted);
+  const cols = fin.cols;
+  const q: RawQuery = {
+    dataset,
+    columns: fitted.columns,
+    sensors: fitted.recipe.sensors,
+    centers: fitted.centers,
+    features: plan,
+    keep,
+    wholeGroups: plan.some(isEwm),
+    categories: fitted.categories,
+    extras,
+    missOf: [],
+  };
+
+  let data = new Float64Array(chunkRows * cols);
+  let rowIndex = new Float64Array(chunkRows);
+  let extraCols = extras.map(() => new Array<number | string | null>(chunkRows));
+  let rows = 0;
+  let dropped = 0;
+  const flush = (): FeatureChunk => {
+    const extra: FeatureChunk['extra'] = {};
+    extras.forEach((e, k) => {
+      const col = extraCols[k]!;
+      col.length = rows;
+      extra[e.name] = col;
+    });
+    const out: FeatureChunk = {
+      rows,
+      matrix: { rows, cols, data: rows === chunkRows ? data : data.slice(0, rows * cols), columns: fitted.featureNames.slice() },
+      extra,
+      rowIndex: rows === chunkRows ? rowIndex : rowIndex.slice(0, rows),
+      dropped,
+    };
+    data = new Float64Array(chunkRows * cols);
+    rowIndex = new Float64Array(chunkRows);
+    extraCols = extras.map(() => new Array<number | string | null>(chunkRows));
+    rows = 0;
+    dropped = 0;
+    return out;
+  };
+
+  const raw = new Float64Array(fin.numeric);
+  const cats = new Float64Array(fitted.categories.length);
+  for await (const c of rawChunks(ws, q, opts.signal)) {
+    for (let i = 0; i < c.n; i++) {
+      if (c.keep && c.keep[i] !== 1) continue;
+      for (let f = 0; f < raw.length; f++) raw[f] = c.feats[f]![i]!;
+      for (let k = 0; k < cats.length; k++) cats[k] = c.cats[k]![i]!;
+      if (finishRow(fin, raw, cats, data, rows * cols)) {
+        dropped++;
+        continue;
+      }
+      rowIndex[rows] = c.rid[i]!;
+      for (let k = 0; k < extras.length; k++) extraCols[k]![rows] = c.extras[k]![i]!;
+      rows++;
+      if (rows === chunkRows) yield flush();
+    }
+  }
+  if (rows > 0 || dropped > 0) yield flush();
+}

@@ -1,0 +1,280 @@
+/**
+ * Incremental evaluator of fitted feature recipes (issue #5 item 1): one event
+ * at a time, per-group state, for the live stream. It reproduces the batch
+ * evaluator (batch.ts) to within 1e-9: lags, diffs, min and max exactly; EWM,
+ * fill and standardization with the very same code; rolling mean and std by
+ * redoing DuckDB's arithmetic over the window (a plain sum and Welford's update,
+ * oldest row first, on centered values), never with a running sum that drifts.
+ * DuckDB sums windows of more than 16 rows through a segment tree, so there the
+ * two differ by a few ulps of the centered values.
+ */
+import { WorkbenchError } from '../api/errors.ts';
+import { compileFinish, ewmAlpha, ewmFold, finishRow, planFeatures, type FittedRecipe } from './recipe.ts';
+
+/** A raw reading: column name → value. Numbers may arrive as numeric strings. */
+export type OnlineEvent = Record<string, number | string | boolean | null | undefined>;
+
+export interface OnlineResult {
+  /**
+   * The row's features in fitted featureNames order, filled and standardized.
+   * When `dropped`, missing entries are NaN and the row should be skipped.
+   */
+  features: Float64Array;
+  /** True when fill is 'drop' and a feature is missing (the batch path leaves such rows out). */
+  dropped: boolean;
+  /** The event's group: JSON array of its group column values as text (null for missing), e.g. `["dev-0001"]`; `[]` without grouping. */
+  group: string;
+}
+
+/** Serialized state: plain JSON (NaN stored as null). */
+export interface OnlineState {
+  version: 1;
+  /** Fingerprint of the fitted recipe the state belongs to. */
+  recipe: string;
+  groups: {
+    key: string;
+    /** Events seen in this group. */
+    rows: number;
+    /** Per sensor, the last min(rows, history length) values, oldest first. */
+    history: (number | null)[][];
+    /** Per (sensor, span) EWM state, in recipe order. */
+    ewm: (number | null)[];
+  }[];
+}
+
+export interface OnlineFeaturizer {
+  /**
+   * Featurize one event and fold it into its group's state. Events of one group
+   * must arrive in time order; groups may interleave freely.
+   */
+  push(event: OnlineEvent): OnlineResult;
+  /** Snapshot of every group's state, JSON-serializable. */
+  state(): OnlineState;
+  /** Replace all state with a snapshot from state() of a featurizer with the same fitted recipe. */
+  restore(s: unknown): void;
+}
+
+interface Group {
+  rows: number;
+  /** Next ring slot to write. */
+  head: number;
+  /** Sensor-major ring buffers: ring[s * H + slot]; NaN = missing. */
+  ring: Float64Array;
+  ewm: Float64Array;
+}
+
+interface RollSpec {
+  sensor: number;
+  window: number;
+  mean: number;
+  std: number;
+  min: number;
+  max: number;
+}
+
+function fingerprint(fitted: FittedRecipe): string {
+  // FNV-1a over what determines the state's meaning.
+  const text = JSON.stringify([fitted.recipe, fitted.columns, fitted.centers]);
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h.toString(16).padStart(8, '0');
+}
+
+/** A sensor reading as a number; NULL, blanks, non-numeric text and non-finite numbers are missing (NaN). */
+function reading(v: number | string | boolean | null | undefined): number {
+  if (typeof v === 'number') return Number.isFinite(v) ? v : NaN;
+  if (typeof v === 'string') {
+    const t = v.trim();
+    if (t === '') return NaN;
+    const x = Number(t);
+    return Number.isFinite(x) ? x : NaN;
+  }
+  return NaN;
+}
+
+function toJsonNumber(x: number): number | null {
+  return Number.isNaN(x) ? null : x;
+}
+
+/**
+ * Create an incremental featurizer for a fitted recipe. Its output for an
+ * event equals the batch output for the same row when each group's events are
+ * pushed in (time, rowid) order.
+ */
+export function createOnlineFeaturizer(fitted: FittedRecipe): OnlineFeaturizer {
+  const recipe = fitted.recipe;
+  const plan = planFeatures(recipe);
+  const fin = compileFinish(fitted);
+  const sensors = recipe.sensors;
+  const S = sensors.length;
+  const centers = Float64Array.from(fitted.centers);
+  const H = Math.max(0, ...recipe.lags, ...recipe.diffs, ...recipe.rolling.map((r) => r.window));
+  const print = fingerprint(fitted);
+
+  const raws: { feat: number; sensor: number }[] = [];
+  const lags: { feat: number; sensor: number; k: number }[] = [];
+  const diffs: { feat: number; sensor: number; k: number }[] = [];
+  const rolls: RollSpec[] = [];
+  const ewms: { level: number; dev: number; sensor: number; alpha: number }[] = [];
+  plan.forEach((f, i) => {
+    switch (f.kind) {
+      case 'raw':
+        raws.push({ feat: i, sensor: f.sensor });
+        break;
+      case 'lag':
+        lags.push({ feat: i, sensor: f.sensor, k: f.k });
+        break;
+      case 'diff':
+        diffs.push({ feat: i, sensor: f.sensor, k: f.k });
+        break;
+      case 'roll': {
+        let r = rolls.find((x) => x.sensor === f.sensor && x.window === f.window);
+        if (!r) {
+          r = { sensor: f.sensor, window: f.window, mean: -1, std: -1, min: -1, max: -1 };
+          rolls.push(r);
+        }
+        r[f.stat] = i;
+        break;
+      }
+      case 'ewm':
+      case 'ewmdev': {
+        const alpha = ewmAlpha(f.span);
+        // Same pairing as the batch path: one state per (sensor, span).
+        let e = ewms.find((x) => x.sensor === f.sensor && x.alpha === alpha);
+        if (!e) {
+          e = { level: -1, dev: -1, sensor: f.sensor, alpha };
+          ewms.push(e);
+        }
+        if (f.kind === 'ewm') e.level = i;
+        else e.dev = i;
+        break;
+      }
+    }
+  });
+  const catIndex = fitted.categories.map((c) => new Map(c.values.map((v, k) => [v, k])));
+  const catOther = fitted.categories.map((c) => (c.other ? c.values.length : -1));
+
+  let groups = new Map<string, Group>();
+  const newGroup = (): Group => ({ rows: 0, head: 0, ring: new Float64Array(S * H).fill(NaN), ewm: new Float64Array(ewms.length).fill(NaN) });
+
+  /** Value of sensor s k rows back (1 = previous row), NaN when missing or before the group's start. */
+  const back = (g: Group, s: number, k: number): number => {
+    if (k > g.rows || k > H) return NaN;
+    return g.ring[s * H + ((g.head - k + H) % H)]!;
+  };
+
+  const x = new Float64Array(S);
+  const raw = new Float64Array(plan.length);
+  const cats = new Float64Array(fitted.categories.length);
+
+  function push(event: OnlineEvent): OnlineResult {
+    const key = JSON.stringify(fitted.columns.groups.map((c) => {
+      const v = event[c];
+      return v === null || v === undefined ? null : String(v);
+    }));
+    let g = groups.get(key);
+    if (!g) {
+      g = newGroup();
+      groups.set(key, g);
+    }
+    for (let s = 0; s < S; s++) x[s] = reading(event[sensors[s]!]);
+    for (const r of raws) raw[r.feat] = x[r.sensor]!;
+    for (const l of lags) raw[l.feat] = back(g, l.sensor, l.k);
+    for (const d of diffs) raw[d.feat] = x[d.sensor]! - back(g, d.sensor, d.k);
+    for (const r of rolls) {
+      const c = centers[r.sensor]!;
+      const m = Math.min(r.window, g.rows, H);
+      let n = 0;
+      let sum = 0;
+      let mean = 0;
+      let m2 = 0;
+      let lo = Infinity;
+      let hi = -Infinity;
+      // Oldest first, as DuckDB folds a window frame.
+      for (let k = m; k >= 1; k--) {
+        const v = back(g, r.sensor, k);
+        if (Number.isNaN(v)) continue;
+        const d = v - c;
+        n++;
+        sum += d;
+        // DuckDB's Welford update, operation for operation.
+        const next = mean + (d - mean) / n;
+        m2 += (d - next) * (d - mean);
+        mean = next;
+        if (v < lo) lo = v;
+        if (v > hi) hi = v;
+      }
+      if (r.mean >= 0) raw[r.mean] = n > 0 ? c + sum / n : NaN;
+      if (r.std >= 0) raw[r.std] = n > 1 ? Math.sqrt(m2 / (n - 1)) : NaN;
+      if (r.min >= 0) raw[r.min] = n > 0 ? lo : NaN;
+      if (r.max >= 0) raw[r.max] = n > 0 ? hi : NaN;
+    }
+    ewms.forEach((e, k) => {
+      const y = g.ewm[k]!;
+      const v = x[e.sensor]!;
+      if (e.level >= 0) raw[e.level] = y;
+      if (e.dev >= 0) raw[e.dev] = v - y;
+      g.ewm[k] = ewmFold(y, v, e.alpha);
+    });
+    if (H > 0) {
+      for (let s = 0; s < S; s++) g.ring[s * H + g.head] = x[s]!;
+      g.head = (g.head + 1) % H;
+    }
+    g.rows++;
+    fitted.categories.forEach((c, i) => {
+      const v = event[c.column];
+      cats[i] = v === null || v === undefined ? -1 : (catIndex[i]!.get(String(v)) ?? catOther[i]!);
+    });
+    const features = new Float64Array(fin.cols);
+    const dropped = finishRow(fin, raw, cats, features, 0);
+    return { features, dropped, group: key };
+  }
+
+  function state(): OnlineState {
+    const out: OnlineState = { version: 1, recipe: print, groups: [] };
+    for (const [key, g] of groups) {
+      const len = Math.min(g.rows, H);
+      const history = sensors.map((_, s) => {
+        const h: (number | null)[] = [];
+        for (let k = len; k >= 1; k--) h.push(toJsonNumber(back(g, s, k)));
+        return h;
+      });
+      out.groups.push({ key, rows: g.rows, history, ewm: Array.from(g.ewm, toJsonNumber) });
+    }
+    return out;
+  }
+
+  function restore(s: unknown): void {
+    const invalid = (why: string): WorkbenchError => new WorkbenchError('INVALID_ARGUMENT', `cannot restore featurizer state: ${why}`);
+    if (typeof s !== 'object' || s === null) throw invalid('not an object');
+    const st = s as Partial<OnlineState>;
+    if (st.version !== 1 || !Array.isArray(st.groups)) throw invalid('expected version 1 with a groups array');
+    if (st.recipe !== print) throw invalid('it was saved under a different fitted recipe');
+    const next = new Map<string, Group>();
+    const num = (v: unknown): number => (v === null ? NaN : typeof v === 'number' ? v : NaN);
+    for (const e of st.groups) {
+      if (typeof e?.key !== 'string' || !Number.isInteger(e.rows) || e.rows < 0 || !Array.isArray(e.history) || !Array.isArray(e.ewm)) {
+        throw invalid('a group entry is malformed');
+      }
+      const len = Math.min(e.rows, H);
+      if (e.history.length !== S || e.history.some((h) => !Array.isArray(h) || h.length !== len) || e.ewm.length !== ewms.length) {
+        throw invalid(`group ${e.key} does not match the recipe's sensors, windows or ewm spans`);
+      }
+      const g = newGroup();
+      g.rows = e.rows;
+      for (let si = 0; si < S; si++) {
+        const h = e.history[si]!;
+        for (let j = 0; j < len; j++) g.ring[si * H + j] = num(h[j]);
+      }
+      g.head = H > 0 ? len % H : 0;
+      e.ewm.forEach((v, k) => (g.ewm[k] = num(v)));
+      next.set(e.key, g);
+    }
+    groups = next;
+  }
+
+  return { push, state, restore };
+}

@@ -1,0 +1,115 @@
+/** Engine-side handle on a model worker: fit, load, score and explain as promises. */
+import type { Worker } from 'node:worker_threads';
+import { WorkbenchError } from '../api/errors.ts';
+import type { Contribution, DetectorJson, Matrix, Params } from './detector.ts';
+import type { WorkerReply, WorkerRequest } from './model-worker.ts';
+import { startWorker } from '../util/workers.ts';
+
+export class ModelWorker {
+  private readonly worker: Worker;
+  private nextId = 1;
+  private readonly waiting = new Map<number, { resolve: (m: WorkerReply) => void; reject: (e: Error) => void }>();
+  private fitWaiter: { resolve: (m: DetectorJson) => void; reject: (e: Error) => void } | null = null;
+  private loadWaiter: (() => void) | null = null;
+  private dead: Error | null = null;
+
+  constructor(private readonly onProgress: (fraction: number) => void = () => undefined) {
+    this.worker = startWorker(new URL('./model-worker.ts', import.meta.url));
+    this.worker.on('message', (m: WorkerReply) => this.onMessage(m));
+    this.worker.on('error', (err) => this.fail(err));
+    this.worker.on('exit', (code) => {
+      if (code !== 0) this.fail(new Error(`model worker exited with code ${code}`));
+    });
+  }
+
+  private fail(err: Error): void {
+    this.dead = err;
+    this.fitWaiter?.reject(err);
+    this.fitWaiter = null;
+    for (const w of this.waiting.values()) w.reject(err);
+    this.waiting.clear();
+  }
+
+  private onMessage(m: WorkerReply): void {
+    switch (m.type) {
+      case 'progress':
+        this.onProgress(m.fraction);
+        return;
+      case 'fitted':
+        this.fitWaiter?.resolve(m.model);
+        this.fitWaiter = null;
+        return;
+      case 'loaded':
+        this.loadWaiter?.();
+        this.loadWaiter = null;
+        return;
+      case 'error': {
+        const err = new WorkbenchError('MODEL_FAILED', m.message);
+        if (m.id !== undefined) {
+          this.waiting.get(m.id)?.reject(err);
+          this.waiting.delete(m.id);
+        } else {
+          this.fitWaiter?.reject(err);
+          this.fitWaiter = null;
+        }
+        return;
+      }
+      default:
+        this.waiting.get(m.id)?.resolve(m);
+        this.waiting.delete(m.id);
+    }
+  }
+
+  private post(msg: WorkerRequest, transfer: ArrayBuffer[] = []): void {
+    if (this.dead) throw this.dead;
+    this.worker.postMessage(msg, transfer);
+  }
+
+  /** Fit in the worker; the matrix buffer is transferred (unusable here afterwards). */
+  fit(kind: string, matrix: Matrix, seed: number, params: Params): Promise<DetectorJson> {
+    return new Promise((resolve, reject) => {
+      this.fitWaiter = { resolve, reject };
+      this.post({ type: 'fit', kind, matrix, seed, params }, [matrix.data.buffer as ArrayBuffer]);
+    });
+  }
+
+  load(model: DetectorJson): Promise<void> {
+    return new Promise((resolve) => {
+      this.loadWaiter = resolve;
+      this.post({ type: 'load', model });
+    });
+  }
+
+  /** Scores of a matrix; its buffer is transferred. */
+  async score(matrix: Matrix): Promise<Float64Array> {
+    const id = this.nextId++;
+    const reply = await new Promise<WorkerReply>((resolve, reject) => {
+      this.waiting.set(id, { resolve, reject });
+      this.post({ type: 'score', id, matrix }, [matrix.data.buffer as ArrayBuffer]);
+    });
+    return (reply as { scores: Float64Array }).scores;
+  }
+
+  async explain(rows: Float64Array, cols: number, top: number): Promise<Contribution[][]> {
+    const id = this.nextId++;
+    const reply = await new Promise<WorkerReply>((resolve, reject) => {
+      this.waiting.set(id, { resolve, reject });
+      this.post({ type: 'explain', id, rows, cols, top });
+    });
+    return (reply as { contributions: Contribution[][] }).contributions;
+  }
+
+  /**
+   * Stop at once: a fit is synchronous CPU work in the worker, so a message could not
+   * interrupt it; terminating the thread can. Every pending call rejects with CANCELLED.
+   */
+  cancel(): void {
+    if (this.dead) return;
+    this.fail(new WorkbenchError('CANCELLED', 'the run was cancelled'));
+    void this.worker.terminate();
+  }
+
+  async close(): Promise<void> {
+    await this.worker.terminate();
+  }
+}
