@@ -1,0 +1,132 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { createWorkbench, type Workbench } from '../../core/app.ts';
+import { WorkbenchError } from '../../core/api/errors.ts';
+import type { RunInfo } from '../../core/experiments/api.ts';
+import { ROOT, tempDir } from '../helpers/tmp.ts';
+
+let wb: Workbench;
+const tmp = tempDir();
+const SMALL = join(ROOT, 'samples', 'fleet-small.csv');
+
+beforeAll(async () => {
+  wb = await createWorkbench({ workspace: tmp.file('ws.duckdb'), mode: 'in-process' });
+  await wb.api['datasets.import']({ dataset: 'fleet', files: [SMALL] });
+});
+afterAll(async () => {
+  await wb.close();
+  tmp.cleanup();
+});
+
+async function train(req: Parameters<Workbench['api']['models.train']>[0]): Promise<RunInfo> {
+  const { runId } = await wb.api['models.train'](req);
+  await wb.api['models.wait']({ runId });
+  return wb.api['runs.get']({ runId });
+}
+
+async function refused(req: Parameters<Workbench['api']['models.train']>[0]): Promise<WorkbenchError> {
+  const e = await wb.api['models.train'](req).then(() => null, (x: unknown) => x);
+  expect(e).toBeInstanceOf(WorkbenchError);
+  return e as WorkbenchError;
+}
+
+describe('training runs', () => {
+  it('records a finished run with params, metrics, seed, fingerprint and artifacts', async () => {
+    const updates: string[] = [];
+    const off = wb.events.on('runs.updated', (r) => updates.push(r.status + ':' + r.phase));
+    const run = await train({ dataset: 'fleet', detector: 'isolation-forest', seed: 11, experiment: 'unit', params: { n_trees: 50 } });
+    off();
+    expect(run.status).toBe('finished');
+    expect(run.seed).toBe(11);
+    expect(run.params.detector).toBe('isolation-forest');
+    expect(run.params.n_trees).toBe(50);
+    expect(run.metrics.roc_auc).toBeGreaterThan(0.6);
+    expect(run.metrics.f1).toBeGreaterThanOrEqual(0);
+    expect(run.metrics.train_rows).toBeGreaterThan(0);
+    expect(run.fingerprint!.rowCount).toBe(5031);
+    expect(run.fingerprint!.hash).toMatch(/^[0-9a-f]{64}$/);
+    expect(run.artifacts).toEqual(expect.arrayContaining(['model', 'request', 'evaluation', 'top_anomalies']));
+    expect(updates.at(-1)).toBe('finished:finished');
+    const evaln = (await wb.api['runs.artifact']({ runId: run.id, name: 'evaluation' })) as { roc: { x: number[] }; confusion: Record<string, number> };
+    expect(evaln.roc.x.length).toBeGreaterThan(2);
+    expect(Object.values(evaln.confusion).reduce((a, b) => a + b, 0)).toBe(run.metrics.test_rows);
+    const top = await wb.api['runs.topAnomalies']({ runId: run.id, limit: 5 });
+    const scores = top.values[3]!.map(Number);
+    expect(scores).toEqual([...scores].sort((a, b) => b - a));
+    expect(String(top.values[6]![0])).toMatch(/\(\d/);
+  });
+
+  it('reproduces a run exactly from its recorded request and seed', async () => {
+    const a = await train({ dataset: 'fleet', detector: 'isolation-forest', seed: 5, experiment: 'unit' });
+    const req = (await wb.api['runs.artifact']({ runId: a.id, name: 'request' })) as Parameters<Workbench['api']['models.train']>[0];
+    const b = await train(req);
+    expect(b.id).not.toBe(a.id);
+    const strip = (m: Record<string, number>) => Object.fromEntries(Object.entries(m));
+    expect(strip(b.metrics)).toEqual(strip(a.metrics));
+    const c = await train({ ...req, seed: 6 });
+    expect(c.metrics.roc_auc).not.toBe(a.metrics.roc_auc);
+  });
+
+  it('trains every detector with other splits and thresholds', async () => {
+    for (const detector of ['robust-z', 'pca']) {
+      const r = await train({ dataset: 'fleet', detector, seed: 1, split: { kind: 'devices', holdoutFraction: 0.3 }, threshold: { kind: 'best-f1' }, normalOnly: true });
+      expect(r.status, r.error ?? '').toBe('finished');
+      expect(r.params['split.kind']).toBe('devices');
+    }
+    const fixed = await train({ dataset: 'fleet', detector: 'robust-z', seed: 1, threshold: { kind: 'fixed', value: 1e9 } });
+    expect(fixed.metrics.alert_rate).toBe(0);
+  });
+
+  it('refuses bad requests with specific messages before a run exists', async () => {
+    const before = (await wb.api['runs.list']({})).length;
+    expect((await refused({ dataset: 'fleet', detector: 'nope' })).message).toMatch(/unknown detector|nope/i);
+    expect((await refused({ dataset: 'fleet', detector: 'isolation-forest', params: { n_trees: -3 } })).message).toContain("parameter 'n_trees'");
+    expect((await refused({ dataset: 'fleet', detector: 'isolation-forest', params: { bogus: 1 } })).message).toContain("no parameter 'bogus'");
+    const recipe = await wb.api['models.defaultRecipe']({ dataset: 'fleet' });
+    expect((await refused({ dataset: 'fleet', detector: 'pca', recipe: { ...recipe, sensors: ['tmp'] } })).message).toContain("'tmp'");
+    expect((await refused({ dataset: 'fleet', detector: 'pca', recipe: { ...recipe, sensors: ['device_id'] } })).message).toContain("'device_id'");
+    expect((await refused({ dataset: 'fleet', detector: 'pca', label: null, threshold: { kind: 'best-f1' } })).message).toContain('needs a label');
+    expect((await refused({ dataset: 'nope', detector: 'pca' })).code).toBe('DATASET_NOT_FOUND');
+    expect((await wb.api['runs.list']({})).length).toBe(before);
+  });
+
+  it('records failures on the run: constant features, no rows, NaN/Infinity values', async () => {
+    const csv = ['device_id,timestamp,a,b', ...Array.from({ length: 50 }, (_, i) => `d${i % 2},2026-01-01 00:${String(i).padStart(2, '0')}:00,1,2`)].join('\n');
+    await wb.api['datasets.import']({ dataset: 'flat', files: [tmp.file('flat.csv', csv)] });
+    const flat = await train({ dataset: 'flat', detector: 'robust-z', seed: 1, label: null });
+    expect(flat.status).toBe('failed');
+    expect(flat.error).toMatch(/constant/i);
+    const inf = ['device_id,timestamp,a,b', ...Array.from({ length: 40 }, (_, i) => `d${i % 2},2026-01-01 00:${String(i).padStart(2, '0')}:00,${i === 7 ? 'inf' : i % 5},${i === 9 ? 'nan' : i % 3}`)].join('\n');
+    await wb.api['datasets.import']({ dataset: 'weird', files: [tmp.file('weird.csv', inf)] });
+    const w = await train({ dataset: 'weird', detector: 'isolation-forest', seed: 1, label: null });
+    // Either handled (non-finite readings treated as missing and filled) or a clear error on the run, never a crash.
+    if (w.status === 'failed') expect(w.error).toMatch(/finite|NaN|Infinity/i);
+    else expect(w.status).toBe('finished');
+    const recipe = await wb.api['models.defaultRecipe']({ dataset: 'fleet' });
+    const none = await train({ dataset: 'fleet', detector: 'pca', seed: 1, recipe: { ...recipe, fill: 'drop', lags: [400] } });
+    expect(none.status).toBe('failed');
+    expect(none.error).toMatch(/no training rows|every training row/);
+  });
+
+  it('cancels a running run and records it as cancelled', async () => {
+    const { runId } = await wb.api['models.train']({ dataset: 'fleet', detector: 'isolation-forest-mljs', seed: 2, params: { n_trees: 400 } });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await wb.api['models.cancel']({ runId })).toBe(true);
+    await wb.api['models.wait']({ runId });
+    const run = await wb.api['runs.get']({ runId });
+    expect(run.status).toBe('cancelled');
+    expect(run.error).toMatch(/cancelled/);
+  });
+
+  it('scores a dataset to CSV with score, alarm and top features', async () => {
+    const run = (await wb.api['runs.list']({ experiment: 'unit' })).find((r) => r.status === 'finished')!;
+    const out = tmp.file('scored.csv');
+    const res = await wb.api['models.score']({ model: run.id, dataset: 'fleet', out });
+    expect(res.rows).toBeGreaterThan(4000);
+    const lines = readFileSync(out, 'utf8').trim().split('\n');
+    expect(lines[0]).toBe('device_id,trip_id,timestamp,score,alarm,top_features');
+    expect(lines.length - 1).toBe(res.rows);
+    expect(lines.filter((l) => l.includes(',true,')).length).toBe(res.alarms);
+  });
+});
