@@ -13,6 +13,9 @@ import { defaultWorkspacePath } from '../workspace/workspace.ts';
 import { ensureSampleDataset } from '../data/sample.ts';
 import { startHttpBridge } from '../server/http-bridge.ts';
 import type { FileFormat } from '../data/api.ts';
+import type { TrainRequest } from '../models/api.ts';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 
 const HELP = `fleetlens ${appVersion()}: IoT telemetry anomaly workbench
 
@@ -25,6 +28,16 @@ commands:
   datasets                list the workspace's datasets
   samples --rows N --out FILE [--seed N] [--format csv|parquet|ndjson]
                           write the deterministic sample fleet
+  explore overview|trips|profile --dataset NAME [--preset labelled|longest|missing|extreme] [--limit N]
+                          fleet overview, notable trips, column profile
+  train --dataset D --detector NAME [--param k=v ...] [--recipe FILE] [--label COL|--no-label]
+        [--split time:0.7|devices:0.2] [--threshold contamination:0.02|fixed:X|best-f1]
+        [--normal-only] [--eval-dataset D] [--experiment NAME] [--seed N] [--sustain K]
+                          train an anomaly model; the run is recorded in the workspace
+  runs [--experiment NAME]
+                          list recorded runs with their metrics
+  score --run ID --dataset D --out FILE.csv|FILE.parquet
+                          score a dataset with a run's model
   web [--port N] [--no-sample]
                           browser mode: serve the app on 127.0.0.1 and print its URL
   hub [--port N] [--hub NAME] [--partitions N] [--store FILE]
@@ -164,6 +177,163 @@ async function cmdWeb(argv: string[]): Promise<void> {
   await wb.close();
 }
 
+function table(rows: (string | number)[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => String(r[i] ?? '').length)));
+  return rows.map((r) => r.map((v, i) => (typeof v === 'number' ? String(v).padStart(widths[i]!) : String(v).padEnd(widths[i]!))).join('  ')).join('\n');
+}
+
+function fmt(v: unknown): string | number {
+  if (typeof v === 'number') return Number.isInteger(v) ? v : Number(v.toPrecision(4));
+  return v === null || v === undefined ? '' : String(v);
+}
+
+async function cmdExplore(argv: string[]): Promise<void> {
+  const { values, positionals } = parse(argv, { dataset: { type: 'string' }, preset: { type: 'string' }, limit: { type: 'string' } }, true);
+  const what = positionals[0];
+  if (!values.dataset) throw new UsageError('explore needs --dataset NAME');
+  if (!['overview', 'trips', 'profile'].includes(what ?? '')) throw new UsageError('explore needs one of: overview, trips, profile');
+  await withWorkbench(values.workspace, async (wb) => {
+    const dataset = values.dataset!;
+    if (what === 'overview') {
+      const o = await wb.api['explore.overview']({ dataset });
+      out(values.json, o, () =>
+        [
+          `dataset ${o.dataset}: ${o.rows.toLocaleString('en-US')} rows, ${o.devices ?? '-'} devices, ${o.trips ?? '-'} trips`,
+          o.timeSpan ? `time span: ${o.timeSpan.min} .. ${o.timeSpan.max}` : 'no time column',
+          o.label ? `label '${o.label}': rate ${(100 * (o.labelRate ?? 0)).toFixed(2)}%` : 'no label column',
+          ...o.labelByCategory.map((c) => `by ${c.column}: ${c.groups.map((g) => `${g.key} ${(100 * g.rate).toFixed(2)}%`).join(', ')}`),
+          `top devices by label rate: ${o.labelByDevice.slice(0, 5).map((g) => `${g.key} ${(100 * g.rate).toFixed(2)}%`).join(', ')}`,
+          `missing: ${o.missing.filter((m) => m.rate > 0).map((m) => `${m.column} ${(100 * m.rate).toFixed(2)}%`).join(', ') || 'none'}`,
+        ].join('\n'),
+      );
+    } else if (what === 'trips') {
+      const preset = (values.preset ?? 'labelled') as 'labelled' | 'longest' | 'missing' | 'extreme';
+      if (!['labelled', 'longest', 'missing', 'extreme'].includes(preset)) throw new UsageError(`unknown --preset ${preset}`);
+      const p = await wb.api['explore.trips']({ dataset, preset, limit: values.limit ? Number(values.limit) : 20 });
+      const show = ['device', 'trip', 'rows', 'duration', 'labelled', 'label_rate', 'missing_rate', 'extreme_z'].filter((c) => p.columns.some((x) => x.name === c));
+      const idx = show.map((c) => p.columns.findIndex((x) => x.name === c));
+      const rows = (p.values[0] ?? []).map((_, r) => idx.map((i) => fmt(p.values[i]![r])));
+      out(values.json, p, () => `${p.total} ${p.columns.some((c) => c.name === 'trip') ? 'trips' : 'devices'}, sorted by preset '${preset}':\n` + table([show, ...rows]));
+    } else {
+      const prof = await wb.api['explore.profile']({ dataset });
+      const head = ['column', 'type', 'role', 'count', 'nulls', 'distinct', 'min', 'max', 'mean', 'std', 'flag'];
+      const rows = prof.map((c) => [c.name, c.type, c.role, c.count, c.nulls, c.distinct, fmt(c.min), fmt(c.max), fmt(c.mean), fmt(c.std), c.constant ? 'CONSTANT' : c.binary ? 'two values' : '']);
+      out(values.json, prof, () => table([head, ...rows]));
+    }
+  });
+}
+
+function parseSplit(s: string | undefined): TrainRequest['split'] {
+  if (!s) return undefined;
+  const [kind, v] = s.split(':');
+  if (kind === 'time') return { kind: 'time', trainFraction: Number(v ?? 0.7) };
+  if (kind === 'devices') return { kind: 'devices', holdoutFraction: Number(v ?? 0.2) };
+  throw new UsageError(`--split must be time:FRACTION or devices:FRACTION, got '${s}'`);
+}
+
+function parseThreshold(s: string | undefined): TrainRequest['threshold'] {
+  if (!s) return undefined;
+  const [kind, v] = s.split(':');
+  if (kind === 'contamination') return { kind, value: Number(v ?? 0.02) };
+  if (kind === 'fixed') return { kind, value: Number(v) };
+  if (kind === 'best-f1') return { kind };
+  throw new UsageError(`--threshold must be contamination:SHARE, fixed:VALUE or best-f1, got '${s}'`);
+}
+
+async function cmdTrain(argv: string[]): Promise<void> {
+  const { values } = parse(argv, {
+    dataset: { type: 'string' },
+    detector: { type: 'string' },
+    param: { type: 'string', multiple: true },
+    recipe: { type: 'string' },
+    label: { type: 'string' },
+    'no-label': { type: 'boolean', default: false },
+    split: { type: 'string' },
+    threshold: { type: 'string' },
+    'normal-only': { type: 'boolean', default: false },
+    'eval-dataset': { type: 'string' },
+    experiment: { type: 'string' },
+    seed: { type: 'string' },
+    sustain: { type: 'string' },
+    'failure-column': { type: 'string' },
+    name: { type: 'string' },
+  });
+  if (!values.dataset || !values.detector) throw new UsageError('train needs --dataset D and --detector NAME');
+  const params: Record<string, string | number | boolean> = {};
+  for (const kv of values.param ?? []) {
+    const eq = kv.indexOf('=');
+    if (eq <= 0) throw new UsageError(`--param takes k=v, got '${kv}'`);
+    const v = kv.slice(eq + 1);
+    params[kv.slice(0, eq)] = v === 'true' ? true : v === 'false' ? false : v !== '' && Number.isFinite(Number(v)) ? Number(v) : v;
+  }
+  let recipe: TrainRequest['recipe'];
+  if (values.recipe) {
+    try {
+      recipe = JSON.parse(readFileSync(values.recipe, 'utf8')) as TrainRequest['recipe'];
+    } catch (err) {
+      throw new WorkbenchError('INVALID_ARGUMENT', `cannot read recipe ${values.recipe}: ${(err as Error).message}`);
+    }
+  }
+  await withWorkbench(values.workspace, async (wb) => {
+    const { runId } = await wb.api['models.train']({
+      dataset: values.dataset!,
+      detector: values.detector!,
+      params,
+      recipe,
+      label: values['no-label'] ? null : values.label,
+      split: parseSplit(values.split),
+      threshold: parseThreshold(values.threshold),
+      normalOnly: values['normal-only'],
+      evalDataset: values['eval-dataset'],
+      experiment: values.experiment,
+      seed: values.seed === undefined ? undefined : Number(values.seed),
+      leadTime: { sustain: values.sustain ? Number(values.sustain) : undefined, failureColumn: values['failure-column'] },
+      runName: values.name,
+    });
+    const showProgress = !values.json && process.stderr.isTTY;
+    const off = wb.events.on('runs.updated', (r) => {
+      if (showProgress && r.id === runId) process.stderr.write(`\r${(100 * r.progress).toFixed(0).padStart(3)}% ${r.phase.padEnd(60)}`);
+    });
+    const onSigint = (): void => void wb.api['models.cancel']({ runId });
+    process.once('SIGINT', onSigint);
+    await wb.api['models.wait']({ runId });
+    off();
+    process.off('SIGINT', onSigint);
+    if (showProgress) process.stderr.write('\n');
+    const run = await wb.api['runs.get']({ runId });
+    out(values.json, run, () =>
+      [
+        `run ${run.id} (${run.experiment}): ${run.status}${run.error ? ` — ${run.error}` : ''} in ${((run.durationMs ?? 0) / 1000).toFixed(1)} s, seed ${run.seed}`,
+        ...Object.entries(run.metrics).map(([k, v]) => `  ${k.padEnd(20)} ${fmt(v)}`),
+      ].join('\n'),
+    );
+    if (run.status !== 'finished') throw new WorkbenchError(run.status === 'cancelled' ? 'CANCELLED' : 'MODEL_FAILED', run.error ?? `run ${run.status}`);
+  });
+}
+
+async function cmdRuns(argv: string[]): Promise<void> {
+  const { values } = parse(argv, { experiment: { type: 'string' } });
+  await withWorkbench(values.workspace, async (wb) => {
+    const runs = await wb.api['runs.list']({ experiment: values.experiment });
+    const keys = ['roc_auc', 'pr_auc', 'f1', 'lead_time_mean'];
+    out(values.json, runs, () =>
+      runs.length === 0
+        ? 'no runs yet: fleetlens train --dataset D --detector isolation-forest'
+        : table([['id', 'experiment', 'name', 'status', 'detector', 'seed', ...keys], ...runs.map((r) => [r.id, r.experiment, r.name, r.status, String(r.params.detector ?? ''), r.seed, ...keys.map((k) => fmt(r.metrics[k]))])]),
+    );
+  });
+}
+
+async function cmdScore(argv: string[]): Promise<void> {
+  const { values } = parse(argv, { run: { type: 'string' }, model: { type: 'string' }, dataset: { type: 'string' }, out: { type: 'string' } });
+  const model = values.model ?? values.run;
+  if (!model || !values.dataset || !values.out) throw new UsageError('score needs --run ID (or --model NAME@alias), --dataset D and --out FILE');
+  await withWorkbench(values.workspace, async (wb) => {
+    const res = await wb.api['models.score']({ model, dataset: values.dataset!, out: resolve(values.out!) });
+    out(values.json, res, () => `scored ${res.rows.toLocaleString('en-US')} rows (${res.alarms.toLocaleString('en-US')} alarms) → ${res.path}`);
+  });
+}
+
 /** Run the CLI; returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
@@ -182,6 +352,18 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'web':
         await cmdWeb(rest);
+        return 0;
+      case 'explore':
+        await cmdExplore(rest);
+        return 0;
+      case 'train':
+        await cmdTrain(rest);
+        return 0;
+      case 'runs':
+        await cmdRuns(rest);
+        return 0;
+      case 'score':
+        await cmdScore(rest);
         return 0;
       case 'hub': {
         const { runHub } = await import('../stream/hub-main.ts');

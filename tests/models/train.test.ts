@@ -19,7 +19,7 @@ afterAll(async () => {
   tmp.cleanup();
 });
 
-async function train(req: Parameters<Workbench['api']['models.train']>[0]): Promise<RunInfo> {
+async function train(req: Parameters<Workbench['api']['models.train']>[0]): Promise<RunInfo & { artifacts: string[] }> {
   const { runId } = await wb.api['models.train'](req);
   await wb.api['models.wait']({ runId });
   return wb.api['runs.get']({ runId });
