@@ -14,6 +14,8 @@ import { ExperimentStore } from './experiments/store.ts';
 import { experimentsHandlers } from './experiments/handlers.ts';
 import { modelsHandlers } from './models/handlers.ts';
 import { Trainer } from './models/train.ts';
+import { Orchestrator } from './experiments/orchestrate.ts';
+import { ModelRegistry } from './experiments/registry.ts';
 import { Ingestor } from './data/ingest.ts';
 import { Workspace } from './workspace/workspace.ts';
 
@@ -27,6 +29,8 @@ export interface Workbench {
   readonly api: WorkbenchApi;
   readonly events: EventBus;
   readonly workspace: Workspace;
+  readonly store: ExperimentStore;
+  readonly registry: ModelRegistry;
   /** Dispatch by name with runtime checks: the entry point of every transport. */
   dispatch(method: string, req: unknown): Promise<unknown>;
   close(): Promise<void>;
@@ -50,6 +54,8 @@ export async function createWorkbench(opts: WorkbenchOptions): Promise<Workbench
   };
   const store = new ExperimentStore(workspace);
   const trainer = new Trainer(workspace, store, events, version);
+  const orchestrator = new Orchestrator(workspace, store, trainer);
+  const registry = new ModelRegistry(workspace, store);
   const api = {
     'app.info': async () => ({
       name: 'Fleetlens' as const,
@@ -66,8 +72,8 @@ export async function createWorkbench(opts: WorkbenchOptions): Promise<Workbench
       afterImport: (name) => background(warmExplore(workspace, name)),
     }),
     ...exploreHandlers({ workspace }),
-    ...modelsHandlers({ workspace, store, trainer }),
-    ...experimentsHandlers({ workspace, store, events }),
+    ...modelsHandlers({ workspace, store, trainer, orchestrator, registry }),
+    ...experimentsHandlers({ workspace, store, events, registry }),
   } satisfies WorkbenchApi;
 
   const dispatch = async (method: string, req: unknown): Promise<unknown> => {
@@ -85,8 +91,11 @@ export async function createWorkbench(opts: WorkbenchOptions): Promise<Workbench
     api,
     events,
     workspace,
+    store,
+    registry,
     dispatch,
     close: async () => {
+      await orchestrator.drain();
       await trainer.drain();
       await Promise.all([...inFlight]);
       workspace.close();

@@ -65,10 +65,36 @@ export interface ScoreSeries {
   device: string | null;
 }
 
+export interface ModelVersion {
+  name: string;
+  version: number;
+  runId: string;
+  aliases: string[];
+  registeredAt: string;
+  registeredBy: string;
+  description: string;
+}
+
+export interface ModelCard extends ModelVersion {
+  run: RunInfo;
+  detector: string;
+  params: RunInfo['params'];
+  recipe: unknown;
+  threshold: number | null;
+  metrics: RunInfo['metrics'];
+  fingerprint: RunInfo['fingerprint'];
+  /** Columns a dataset must have to be scored with this model. */
+  requiredColumns: string[];
+}
+
 export interface ExperimentsApi {
   'experiments.list': (req: Record<string, never>) => Promise<ExperimentInfo[]>;
-  /** Runs of one experiment (all experiments when absent), newest first; children included with parentId set. */
-  'runs.list': (req: { experiment?: string }) => Promise<RunInfo[]>;
+  /**
+   * Runs of one experiment (all experiments when absent), newest first; children included with parentId set.
+   * `filter` is the runs query language (see core/experiments/filter.ts), e.g. `metrics.f1 > 0.5 and params.detector = 'pca'`;
+   * a syntax error is INVALID_ARGUMENT with details.position.
+   */
+  'runs.list': (req: { experiment?: string; filter?: string }) => Promise<RunInfo[]>;
   'runs.get': (req: { runId: string }) => Promise<RunInfo & { artifacts: string[] }>;
   /** One JSON artifact of a run (model, recipe, threshold, evaluation, curves…). */
   'runs.artifact': (req: { runId: string; name: string }) => Promise<unknown>;
@@ -79,7 +105,16 @@ export interface ExperimentsApi {
   /** Rename, tag, annotate. */
   'runs.update': (req: { runId: string; name?: string; notes?: string; tags?: string[] }) => Promise<RunInfo>;
   /** Delete runs (and their children, artifacts and scores). */
-  'runs.delete': (req: { runIds: string[] }) => Promise<{ deleted: number }>;
+  'runs.delete': (req: { runIds: string[]; }) => Promise<{ deleted: number }>;
+  /** Register a finished run's model as the next version of `name`. */
+  'registry.register': (req: { runId: string; name: string; description?: string }) => Promise<ModelVersion>;
+  /** Every registered version, newest first per name. */
+  'registry.list': (req: Record<string, never>) => Promise<ModelVersion[]>;
+  /** Point an alias (production, staging…) at a version; moves it if it pointed elsewhere. */
+  'registry.setAlias': (req: { name: string; alias: string; version: number }) => Promise<ModelVersion>;
+  'registry.deleteAlias': (req: { name: string; alias: string }) => Promise<void>;
+  /** The model card of `name@alias`, `name@N`, `name` (latest) or a run id. */
+  'registry.card': (req: { ref: string }) => Promise<ModelCard>;
 }
 
 export interface ExperimentsEvents {

@@ -5,6 +5,9 @@ import type { EventBus } from '../api/events.ts';
 import { ident, type Workspace } from '../workspace/workspace.ts';
 import { scoresTable, type ExperimentStore } from './store.ts';
 import { toPage } from '../data/catalog.ts';
+import { filterRuns } from './filter.ts';
+import type { ModelRegistry } from './registry.ts';
+import { requiredColumnsOf } from '../models/score.ts';
 
 interface TopAnomaly {
   rid: number;
@@ -17,11 +20,11 @@ interface TopAnomaly {
   contributions: { feature: string; weight: number; value: number }[];
 }
 
-export function experimentsHandlers(deps: { workspace: Workspace; store: ExperimentStore; events: EventBus }): ExperimentsApi {
-  const { workspace: ws, store, events } = deps;
+export function experimentsHandlers(deps: { workspace: Workspace; store: ExperimentStore; events: EventBus; registry: ModelRegistry }): ExperimentsApi {
+  const { workspace: ws, store, events, registry } = deps;
   return {
     'experiments.list': () => store.listExperiments(),
-    'runs.list': (req) => store.listRuns(req.experiment),
+    'runs.list': async (req) => filterRuns(await store.listRuns(req.experiment), req.filter),
     'runs.get': async (req) => ({ ...(await store.getRun(String(req.runId))), artifacts: await store.artifactNames(String(req.runId)) }),
     'runs.artifact': (req) => store.artifact(String(req.runId), String(req.name)),
     'runs.topAnomalies': async (req) => {
@@ -78,5 +81,10 @@ export function experimentsHandlers(deps: { workspace: Workspace; store: Experim
       return run;
     },
     'runs.delete': async (req) => ({ deleted: await store.deleteRuns((req.runIds ?? []).map(String)) }),
+    'registry.register': (req) => registry.register(String(req.runId), String(req.name), req.description ?? ''),
+    'registry.list': () => registry.list(),
+    'registry.setAlias': (req) => registry.setAlias(String(req.name), String(req.alias), Number(req.version)),
+    'registry.deleteAlias': (req) => registry.deleteAlias(String(req.name), String(req.alias)),
+    'registry.card': (req) => registry.card(String(req.ref), (id) => requiredColumnsOf(store, id)),
   };
 }

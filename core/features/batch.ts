@@ -12,6 +12,7 @@ import type { DatasetInfo } from '../data/api.ts';
 import { getDataset } from '../data/catalog.ts';
 import { isNumericType } from '../data/roles.ts';
 import type { Matrix } from '../models/detector.ts';
+import { toPlain, type Plain } from '../workspace/values.ts';
 import { firstLine, ident, lit, type Workspace } from '../workspace/workspace.ts';
 import {
   compileFinish,
@@ -77,12 +78,17 @@ function cancelled(): WorkbenchError {
   return new WorkbenchError('CANCELLED', 'feature computation was cancelled');
 }
 
+/** A user predicate as a strict boolean: NULL counts as false, and a number or 0/1 label column works too. */
+function keepSql(pred: string | null): string {
+  return pred === null ? 'true' : `coalesce(CAST((${pred}) AS BOOLEAN), false)`;
+}
+
 /** Reject multi-statement input and anything DuckDB cannot bind as a predicate over the table. */
 async function checkPredicate(ws: Workspace, dataset: string, pred: string, what: string): Promise<void> {
   if (typeof pred !== 'string' || pred.trim() === '') throw new WorkbenchError('INVALID_ARGUMENT', `${what} must be a non-empty SQL predicate`);
   if (pred.includes(';')) throw new WorkbenchError('INVALID_ARGUMENT', `${what} must be a single SQL expression (no ';')`);
   try {
-    await ws.query(`SELECT coalesce((${pred}), false) AS k FROM ${ident(dataset)} LIMIT 0`);
+    await ws.query(`SELECT ${keepSql(pred)} AS k FROM ${ident(dataset)} LIMIT 0`);
   } catch (err) {
     throw new WorkbenchError('INVALID_ARGUMENT', `${what} is not a valid SQL predicate over dataset '${dataset}': ${firstLine((err as Error).message)}`, {
       dataset,
@@ -153,14 +159,37 @@ function featureSql(f: NumericFeature, centers: number[]): string {
   }
 }
 
-/** SQL for "this feature is missing", EWM included: an EWM is missing until its group has had a value. */
-function missingSql(f: NumericFeature, centers: number[]): string {
-  const s = `__s${f.sensor}`;
-  if (f.kind === 'ewm' || f.kind === 'ewmdev') {
-    const none = `count(${s}) OVER (w ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) = 0`;
-    return f.kind === 'ewm' ? `(${none})` : `(${none} OR ${s} IS NULL)`;
+/**
+ * SQL for "some of these features is missing", from cheap counts rather than
+ * the features themselves: a rolling stat is missing when its frame has no
+ * value (std: fewer than 2), an EWM until its group has had a value.
+ */
+function missingSql(features: NumericFeature[]): string {
+  const conds = new Set<string>();
+  for (const f of features) {
+    const s = `__s${f.sensor}`;
+    switch (f.kind) {
+      case 'raw':
+        conds.add(`${s} IS NULL`);
+        break;
+      case 'lag':
+        conds.add(`lag(${s}, ${f.k}) OVER w IS NULL`);
+        break;
+      case 'diff':
+        conds.add(`${s} IS NULL`);
+        conds.add(`lag(${s}, ${f.k}) OVER w IS NULL`);
+        break;
+      case 'roll':
+        conds.add(`count(${s}) OVER ${frame(f.window)} < ${f.stat === 'std' ? 2 : 1}`);
+        break;
+      case 'ewm':
+      case 'ewmdev':
+        conds.add(`count(${s}) OVER (w ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) = 0`);
+        if (f.kind === 'ewmdev') conds.add(`${s} IS NULL`);
+        break;
+    }
   }
-  return `(${featureSql(f, centers)}) IS NULL`;
+  return conds.size ? `(${[...conds].join(' OR ')})` : 'false';
 }
 
 function isEwm(f: NumericFeature): boolean {
@@ -180,7 +209,7 @@ function baseSql(q: { dataset: string; columns: FittedRecipe['columns']; sensors
     const whens = c.values.map((val, k) => `WHEN ${v} = ${lit(val)} THEN ${k}`).join(' ');
     sel.push(`CAST(CASE WHEN ${v} IS NULL THEN -1 ${whens} ELSE ${c.other ? c.values.length : -1} END AS DOUBLE) AS __c${i}`);
   });
-  sel.push(q.keep === null ? 'true AS __keep' : `coalesce((${q.keep}), false) AS __keep`);
+  sel.push(`${keepSql(q.keep)} AS __keep`);
   q.extras.forEach((e, i) => sel.push(`CAST(${ident(e.name)} AS ${e.numeric ? 'DOUBLE' : 'VARCHAR'}) AS __x${i}`));
   const centered = q.sensors.map((_, j) => `__s${j} - ${dbl(q.centers[j]!)} AS __d${j}`);
   return `b0 AS (SELECT ${sel.join(', ')} FROM ${ident(q.dataset)}),
@@ -228,7 +257,7 @@ function rawSql(q: RawQuery): { sql: string; layout: { sql: number[]; ewmSensors
   });
   const missPos = q.missOf.length ? pos++ : -1;
   if (missPos >= 0) {
-    inner.push(`(${q.missOf.map((f) => missingSql(f, q.centers)).join(' OR ')}) AS __miss`);
+    inner.push(`${missingSql(q.missOf)} AS __miss`);
     outer.push('CAST(__miss AS DOUBLE)');
   }
   const extraPos = pos;
@@ -349,6 +378,25 @@ async function* rawChunks(ws: Workspace, q: RawQuery, signal?: AbortSignal): Asy
   }
 }
 
+/** First row of a query run on its own connection, so a long aggregate can be interrupted by `signal`. */
+async function queryRow(ws: Workspace, sql: string, dataset: string, signal: AbortSignal | undefined): Promise<Record<string, Plain>> {
+  if (signal?.aborted) throw cancelled();
+  const con = await ws.connect();
+  const onAbort = (): void => con.interrupt();
+  signal?.addEventListener('abort', onAbort);
+  try {
+    const reader = await con.runAndReadAll(sql);
+    const names = reader.deduplicatedColumnNames();
+    const row = reader.getRows()[0] ?? [];
+    return Object.fromEntries(names.map((n, i) => [n, toPlain(row[i])]));
+  } catch (err) {
+    throw wrapDuckError(err, dataset, signal);
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+    con.closeSync();
+  }
+}
+
 /** Running count/mean/M2 (Welford) of the values a fitted statistic is taken over. */
 class Moments {
   n = 0;
@@ -387,19 +435,22 @@ export async function fitRecipe(ws: Workspace, dataset: string, recipe: FeatureR
   if (keep !== null) await checkPredicate(ws, dataset, keep, 'trainFilter');
   const signal = opts.signal;
   const table = ident(dataset);
-  const keepSql = keep === null ? 'true' : `coalesce((${keep}), false)`;
+  const keepCond = keepSql(keep);
   const warnings: string[] = [];
 
   const sensorVals = recipe.sensors.map((s) => `CASE WHEN isfinite(CAST(${ident(s)} AS DOUBLE)) THEN CAST(${ident(s)} AS DOUBLE) END`);
-  const head = await ws.query(
-    `SELECT count(*) AS n${sensorVals.map((v, j) => `, avg(${v}) AS c${j}`).join('')} FROM ${table} WHERE ${keepSql}`,
+  const head = await queryRow(
+    ws,
+    `SELECT count(*) AS n${sensorVals.map((v, j) => `, avg(${v}) AS c${j}`).join('')} FROM ${table} WHERE ${keepCond}`,
+    dataset,
+    signal,
   );
-  const trainRows = Number(head[0]?.n ?? 0);
+  const trainRows = Number(head.n ?? 0);
   if (trainRows === 0) {
     throw new WorkbenchError('INVALID_ARGUMENT', keep === null ? `dataset '${dataset}' has no rows` : `trainFilter selects no rows of dataset '${dataset}'`, { dataset });
   }
   const centers = recipe.sensors.map((_, j) => {
-    const c = head[0]?.[`c${j}`];
+    const c = head[`c${j}`];
     return typeof c === 'number' && Number.isFinite(c) ? c : 0;
   });
   if (signal?.aborted) throw cancelled();
@@ -407,7 +458,7 @@ export async function fitRecipe(ws: Workspace, dataset: string, recipe: FeatureR
   const categories: CategorySet[] = [];
   for (const column of recipe.categoricals) {
     const rows = await ws.query(
-      `SELECT CAST(${ident(column)} AS VARCHAR) AS v, count(*) AS n FROM ${table} WHERE ${keepSql} AND ${ident(column)} IS NOT NULL
+      `SELECT CAST(${ident(column)} AS VARCHAR) AS v, count(*) AS n FROM ${table} WHERE ${keepCond} AND ${ident(column)} IS NOT NULL
        GROUP BY 1 ORDER BY n DESC, v LIMIT ${MAX_CATEGORIES + 1}`,
     );
     if (rows.length === 0) warnings.push(`categorical '${column}' has no values in the training rows; its one-hot block is empty`);
@@ -424,26 +475,22 @@ export async function fitRecipe(ws: Workspace, dataset: string, recipe: FeatureR
   const sqlFeats = plan.map((f, i) => ({ f, i })).filter(({ f }) => !isEwm(f));
   if (sqlFeats.length > 0 || fill === 'drop') {
     const win = sqlFeats.map(({ f, i }) => `${featureSql(f, centers)} AS __f${i}`);
-    const missing = fill === 'drop' ? `(${plan.map((f) => missingSql(f, centers)).join(' OR ')})` : 'false';
+    const missing = fill === 'drop' ? missingSql(plan) : 'false';
     const aggs = sqlFeats.map(({ i }) => {
       const v = fill === 'zero' ? `coalesce(__f${i}, 0)` : `__f${i}`;
-      return `count(__f${i}) FILTER (WHERE NOT __drop) AS n${i}, avg(${v}) FILTER (WHERE NOT __drop) AS a${i}, var_pop(${v}) FILTER (WHERE NOT __drop) AS v${i}`;
+      return `count(__f${i}) AS n${i}, avg(${v}) AS a${i}, var_pop(${v}) AS v${i}`;
     });
+    // A WHERE rather than per-aggregate FILTER clauses: those cost about as much again as the windows.
     const sql = `WITH ${baseSql(base)},
 win AS (SELECT __keep, ${[...win, `${missing} AS __drop`].join(', ')} FROM b WINDOW w AS ${windowClause(columns.groups.length)})
-SELECT count(*) FILTER (WHERE __drop) AS dropped${aggs.map((a) => ', ' + a).join('')} FROM win WHERE __keep`;
-    let r: Record<string, unknown> | undefined;
-    try {
-      r = (await ws.query(sql))[0];
-    } catch (err) {
-      throw wrapDuckError(err, dataset, signal);
-    }
-    dropped = Number(r?.dropped ?? 0);
-    used = trainRows - dropped;
+SELECT count(*) AS used${aggs.map((a) => ', ' + a).join('')} FROM win WHERE __keep AND NOT __drop`;
+    const r = await queryRow(ws, sql, dataset, signal);
+    used = Number(r.used ?? 0);
+    dropped = trainRows - used;
     for (const { i } of sqlFeats) {
-      const a = r?.[`a${i}`];
-      const v = r?.[`v${i}`];
-      summaries[i] = { count: Number(r?.[`n${i}`] ?? 0), avg: typeof a === 'number' ? a : null, varPop: typeof v === 'number' ? v : null };
+      const a = r[`a${i}`];
+      const v = r[`v${i}`];
+      summaries[i] = { count: Number(r[`n${i}`] ?? 0), avg: typeof a === 'number' ? a : null, varPop: typeof v === 'number' ? v : null };
     }
   }
   if (fill === 'drop' && used === 0) {
@@ -503,8 +550,10 @@ SELECT count(*) FILTER (WHERE __drop) AS dropped${aggs.map((a) => ', ' + a).join
         variance = s.varPop ?? 0;
       }
       const sd = Math.sqrt(Math.max(0, variance));
-      // Rounding leaves a constant column with a std of a few ulps of its mean, not exactly 0.
-      if (used < 2 || !(sd > 1e-10 * Math.abs(mu)) || !Number.isFinite(sd)) {
+      // Rounding leaves a constant column with a std of a few ulps of its sensor's magnitude, not
+      // exactly 0 (e.g. the EWM deviation of a constant sensor); dividing by it would blow noise up to unit scale.
+      const scale = Math.max(Math.abs(mu), Math.abs(centers[f.sensor]!));
+      if (used < 2 || !(sd > 1e-10 * scale) || !Number.isFinite(sd)) {
         constant.push(f.name);
         mean.push(mu);
         std.push(1);
@@ -597,28 +646,38 @@ export async function* streamFeatures(ws: Workspace, dataset: string, fitted: Fi
     missOf: [],
   };
 
-  let data = new Float64Array(chunkRows * cols);
-  let rowIndex = new Float64Array(chunkRows);
-  let extraCols = extras.map(() => new Array<number | string | null>(chunkRows));
+  // Buffers grow by doubling up to chunkRows, so a generous chunkRows costs nothing on a small dataset.
+  const initial = Math.min(chunkRows, 4096);
+  let capacity = initial;
+  let data = new Float64Array(capacity * cols);
+  let rowIndex = new Float64Array(capacity);
+  let extraCols = extras.map((): (number | string | null)[] => []);
   let rows = 0;
   let dropped = 0;
+  const grow = (): void => {
+    capacity = Math.min(chunkRows, capacity * 2);
+    const d = new Float64Array(capacity * cols);
+    d.set(data);
+    data = d;
+    const r = new Float64Array(capacity);
+    r.set(rowIndex);
+    rowIndex = r;
+  };
   const flush = (): FeatureChunk => {
     const extra: FeatureChunk['extra'] = {};
-    extras.forEach((e, k) => {
-      const col = extraCols[k]!;
-      col.length = rows;
-      extra[e.name] = col;
-    });
+    extras.forEach((e, k) => (extra[e.name] = extraCols[k]!));
+    const full = rows === capacity;
     const out: FeatureChunk = {
       rows,
-      matrix: { rows, cols, data: rows === chunkRows ? data : data.slice(0, rows * cols), columns: fitted.featureNames.slice() },
+      matrix: { rows, cols, data: full ? data : data.slice(0, rows * cols), columns: fitted.featureNames.slice() },
       extra,
-      rowIndex: rows === chunkRows ? rowIndex : rowIndex.slice(0, rows),
+      rowIndex: full ? rowIndex : rowIndex.slice(0, rows),
       dropped,
     };
-    data = new Float64Array(chunkRows * cols);
-    rowIndex = new Float64Array(chunkRows);
-    extraCols = extras.map(() => new Array<number | string | null>(chunkRows));
+    capacity = initial;
+    data = new Float64Array(capacity * cols);
+    rowIndex = new Float64Array(capacity);
+    extraCols = extras.map(() => []);
     rows = 0;
     dropped = 0;
     return out;
@@ -631,14 +690,19 @@ export async function* streamFeatures(ws: Workspace, dataset: string, fitted: Fi
       if (c.keep && c.keep[i] !== 1) continue;
       for (let f = 0; f < raw.length; f++) raw[f] = c.feats[f]![i]!;
       for (let k = 0; k < cats.length; k++) cats[k] = c.cats[k]![i]!;
+      if (rows === capacity) grow();
+      // A dropped row is written too and then overwritten by the next one.
       if (finishRow(fin, raw, cats, data, rows * cols)) {
         dropped++;
         continue;
       }
       rowIndex[rows] = c.rid[i]!;
-      for (let k = 0; k < extras.length; k++) extraCols[k]![rows] = c.extras[k]![i]!;
+      for (let k = 0; k < extras.length; k++) extraCols[k]!.push(c.extras[k]![i]!);
       rows++;
-      if (rows === chunkRows) yield flush();
+      if (rows === chunkRows) {
+        yield flush();
+        if (opts.signal?.aborted) throw cancelled();
+      }
     }
   }
   if (rows > 0 || dropped > 0) yield flush();

@@ -18,8 +18,11 @@ import { WorkbenchError } from '../api/errors.ts';
 import type { ColumnInfo, DatasetInfo } from '../data/api.ts';
 import { isNumericType } from '../data/roles.ts';
 
+/** Window statistic; `std` is the sample std (n − 1), missing with fewer than 2 values. */
 export type RollingStat = 'mean' | 'std' | 'min' | 'max';
+/** Series the windows run over: the device role column, the trip role column, both, or the whole dataset as one series. */
 export type GroupBy = 'device' | 'trip' | 'device+trip' | 'none';
+/** What replaces a missing numeric feature; see FeatureRecipe.fill. */
 export type FillRule = 'mean' | 'zero' | 'drop';
 
 /** Statistics over the previous `window` rows, EXCLUDING the current row. */
@@ -365,6 +368,7 @@ export interface CompiledFinish {
   catWidth: Int32Array;
 }
 
+/** Typed-array form of a fitted recipe's fill, scaler and one-hot layout, for finishRow. */
 export function compileFinish(fitted: FittedRecipe): CompiledFinish {
   const catOffset = new Int32Array(fitted.categories.length);
   const catWidth = new Int32Array(fitted.categories.length);

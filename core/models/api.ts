@@ -48,6 +48,31 @@ export interface TrainRequest {
   maxTrainRows?: number;
   /** Child run of this parent (per-group and sweep runs). */
   parentId?: string;
+  /** SQL predicate restricting the rows used for training and testing (e.g. one model_id for per-group models). */
+  filter?: string;
+}
+
+/** Search space of a sweep: detector params by name, recipe knobs as recipe.window / recipe.span / recipe.lag. */
+export type SweepSpace = Record<string, ParamValue[] | { min: number; max: number; log?: boolean; int?: boolean }>;
+
+export interface SweepRequest {
+  base: TrainRequest;
+  /** grid: every combination of the listed values; random: `trials` draws (ranges or value lists), seeded. */
+  mode: 'grid' | 'random';
+  space: SweepSpace;
+  trials?: number;
+  /** Metric that picks the best child (default roc_auc, or alert_rate-free f1 when unlabelled). */
+  metric?: string;
+  maximize?: boolean;
+  /** Concurrent trials; default the machine's core count. */
+  workers?: number;
+}
+
+export interface PerGroupRequest extends TrainRequest {
+  /** One model per value of this column (e.g. model_id). */
+  groupColumn: string;
+  /** Groups with fewer rows use the global fallback model (default 500). */
+  minRows?: number;
 }
 
 export interface DetectorInfo {
@@ -75,6 +100,12 @@ export interface ModelsApi {
   'models.wait': (req: { runId: string }) => Promise<{ status: string }>;
   /** Cancel a running run; true if it was running. */
   'models.cancel': (req: { runId: string }) => Promise<boolean>;
+  /** Same configuration, N seeds: a parent run whose metrics are the children's mean and std. */
+  'models.repeat': (req: { base: TrainRequest; seeds: number[] }) => Promise<{ parentId: string }>;
+  /** Grid or random search: a parent run with a child per trial, run in a worker pool; the best child is marked. */
+  'models.sweep': (req: SweepRequest) => Promise<{ parentId: string }>;
+  /** One model per group value, plus a global fallback for small groups; the parent holds the delegating model. */
+  'models.trainPerGroup': (req: PerGroupRequest) => Promise<{ parentId: string }>;
   /** Score a dataset with a run's model into a CSV/Parquet file with score, alarm and top features. */
   'models.score': (req: ScoreRequest) => Promise<{ path: string; rows: number; alarms: number }>;
 }

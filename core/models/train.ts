@@ -28,7 +28,8 @@ const DEFAULT_MAX_TRAIN = 250_000;
 const TOP_K = 200;
 
 /** A training request with every default filled in: what is recorded and what a re-run replays. */
-export interface NormalizedTrainRequest extends Required<Omit<TrainRequest, 'evalDataset' | 'parentId' | 'runName' | 'leadTime' | 'label'>> {
+export interface NormalizedTrainRequest extends Required<Omit<TrainRequest, 'evalDataset' | 'parentId' | 'runName' | 'leadTime' | 'label' | 'filter'>> {
+  filter: string | null;
   label: string | null;
   evalDataset: string | null;
   parentId: string | null;
@@ -103,6 +104,7 @@ function flatParams(r: NormalizedTrainRequest): RunInfo['params'] {
   };
   if (r.threshold.kind !== 'best-f1') p['threshold.value'] = r.threshold.value;
   if (r.evalDataset) p.eval_dataset = r.evalDataset;
+  if (r.filter) p.filter = r.filter;
   for (const [k, v] of Object.entries(r.params)) p[k] = v;
   return p;
 }
@@ -151,6 +153,16 @@ export class Trainer {
     }
     const failureColumn = req.leadTime?.failureColumn ?? null;
     if (failureColumn) requireColumn(await datasetContext(this.ws, evalDataset ?? ctx.info.name), failureColumn, 'failure column');
+    let filter: string | null = null;
+    if (req.filter !== undefined && req.filter !== null && String(req.filter).trim()) {
+      filter = String(req.filter).trim();
+      if (filter.includes(';')) throw new WorkbenchError('INVALID_ARGUMENT', 'the row filter must be one SQL expression');
+      try {
+        await this.ws.query(`SELECT count(*) FROM ${ctx.table} WHERE (${filter}) LIMIT 0`);
+      } catch (err) {
+        throw new WorkbenchError('INVALID_ARGUMENT', `the row filter is not a valid SQL predicate over '${ctx.info.name}': ${(err as Error).message.split('\n')[0]}`);
+      }
+    }
     const maxTrainRows = Math.floor(req.maxTrainRows ?? DEFAULT_MAX_TRAIN);
     if (!(maxTrainRows >= 10)) throw new WorkbenchError('INVALID_ARGUMENT', 'maxTrainRows must be at least 10');
     const norm: NormalizedTrainRequest = {
@@ -170,6 +182,7 @@ export class Trainer {
       tags: req.tags ?? [],
       maxTrainRows,
       parentId: req.parentId ?? null,
+      filter,
     };
     return { norm, info: ctx.info, factory };
   }
@@ -194,6 +207,31 @@ export class Trainer {
     job.done = this.execute(run.id, norm, job).finally(() => this.jobs.delete(run.id));
     this.jobs.set(run.id, job);
     return { runId: run.id };
+  }
+
+  /** A parent run (repeat, sweep, per-group) recorded like any run; its children carry parentId. */
+  async createParent(norm: NormalizedTrainRequest, name: string, extra: RunInfo['params'], info: DatasetInfo): Promise<RunInfo> {
+    const run = await this.store.createRun({
+      experiment: norm.experiment,
+      name,
+      seed: norm.seed,
+      params: { ...flatParams(norm), ...extra },
+      dataset: norm.dataset,
+      fingerprint: fingerprintOf(info),
+      appVersion: this.appVersion,
+      tags: norm.tags,
+    });
+    this.events.emit('runs.updated', run);
+    return run;
+  }
+
+  /** Record progress or the end of a parent run and tell listeners. */
+  async updateParent(id: string, progress: number, phase: string, end?: { status: 'finished' | 'failed' | 'cancelled'; metrics: Record<string, number>; error?: string | null }): Promise<void> {
+    if (end) {
+      this.events.emit('runs.updated', await this.store.finish(id, end.status, end.metrics, end.error ?? null));
+    } else {
+      await this.phase(id, progress, phase);
+    }
   }
 
   cancel(runId: string): boolean {
@@ -228,7 +266,10 @@ export class Trainer {
     try {
       const ctx = await datasetContext(this.ws, r.dataset);
       await this.phase(runId, 0.02, 'splitting');
-      const preds = await this.makeSplit(ctx, r, splitTable);
+      const split = await this.makeSplit(ctx, r, splitTable);
+      // A row filter (per-group children) narrows every split to its rows.
+      const narrow = (p: string | null): string | null => (p === null ? null : r.filter ? `(${p} AND (${r.filter}))` : p);
+      const preds = { fit: narrow(split.fit)!, validation: narrow(split.validation), test: narrow(split.test)! };
       check();
 
       await this.phase(runId, 0.05, 'fitting the feature recipe');
@@ -259,7 +300,7 @@ export class Trainer {
 
       await this.phase(runId, 0.65, 'scoring the test rows');
       const evalCtx = r.evalDataset ? await datasetContext(this.ws, r.evalDataset) : ctx;
-      const scored = await this.scoreTest(runId, r, evalCtx, fitted, r.evalDataset ? null : preds.test, threshold, job.worker, signal);
+      const scored = await this.scoreTest(runId, r, evalCtx, fitted, r.evalDataset ? r.filter : preds.test, threshold, job.worker, signal);
       check();
 
       await this.phase(runId, 0.95, 'evaluating');

@@ -1,0 +1,449 @@
+/**
+ * Online scoring of one partition's events (issue #7): field mapping, validation,
+ * per-group incremental features (features/online.ts), the detector's scoreRow,
+ * the model threshold, a per-device "k of the last n" alarm rule and explanations
+ * for alarms. Pure and synchronous: no I/O, so the pipeline, tests and the
+ * live-vs-batch check all drive the very same code. Fed a device's events in time
+ * order, the scores equal the batch scores of the same rows (tests/stream/live-vs-batch).
+ *
+ * State is kept per group (featurizer) and per device (last time, alarm window) under
+ * string keys, so the pipeline can persist exactly the entries that changed and load
+ * the ones it lacks.
+ */
+import { WorkbenchError } from '../api/errors.ts';
+import { createOnlineFeaturizer, type OnlineEvent, type OnlineFeaturizer } from '../features/online.ts';
+import { planFeatures } from '../features/recipe.ts';
+import type { Contribution, Detector } from '../models/detector.ts';
+import { detectorFromJSON } from '../models/registry.ts';
+import type { RunModel } from '../models/train.ts';
+import type { AlarmRule, DeadLetterReason, SensorContribution } from './api.ts';
+
+export interface ScorerOptions {
+  /** Event JSON path → model column; unmapped columns are read from the field of the same name. */
+  mapping?: Record<string, string>;
+  /** Column (after mapping) naming the device; null = the model's group key stands in. */
+  deviceColumn: string | null;
+  /** Time strings parse as dates (epoch ms) when true; as numbers otherwise. Numbers pass as is. */
+  temporal: boolean;
+  /** Default { k: 1, n: 1 }. */
+  alarmRule?: AlarmRule;
+  /** When given, devices outside it are dead-lettered as unknown_device. */
+  knownDevices?: ReadonlySet<string> | null;
+  /** Event JSON path of a producer event id used for de-duplication; null = none. */
+  dedupeField?: string | null;
+  /** Ids remembered for de-duplication; default 50,000. */
+  dedupeWindow?: number;
+}
+
+/** The columns a scorer reads, by role. */
+export interface ScorerColumns {
+  time: string;
+  groups: string[];
+  sensors: string[];
+  categoricals: string[];
+  device: string | null;
+  /** Every column read, each once, in a stable order (the stored table's value columns). */
+  all: string[];
+}
+
+export interface ScoredItem {
+  kind: 'scored';
+  /** Index of the record inside the event body (0 for a single object). */
+  item: number;
+  eventId: string | null;
+  device: string;
+  /** Epoch ms for temporal models, else the time-axis value. */
+  time: number;
+  /** Mapped values by model column (sensors as numbers, NaN = missing; others as text or null). */
+  values: OnlineEvent;
+  /** Null when fill is 'drop' and a feature is missing (the batch path skips such rows). */
+  score: number | null;
+  anomaly: boolean;
+  /** The alarm rule holds at this event. */
+  alarm: boolean;
+  /** The alarm rule just turned true for this device: an alarm is raised here. */
+  raised: boolean;
+  /** Only when raised. */
+  contributions: Contribution[] | null;
+  sensors: SensorContribution[] | null;
+}
+
+export interface DeadItem {
+  kind: 'dead';
+  /** Index inside the body; null when the body itself is unusable. */
+  item: number | null;
+  eventId: string | null;
+  device: string | null;
+  reason: DeadLetterReason;
+  detail: string;
+}
+
+export interface DuplicateItem {
+  kind: 'duplicate';
+  item: number;
+  eventId: string;
+}
+
+export type ItemResult = ScoredItem | DeadItem | DuplicateItem;
+
+/** A decoded event body: its records, or why there are none. */
+export type Decoded = { ok: true; records: unknown[] } | { ok: false; reason: DeadLetterReason; detail: string; text: string };
+
+export interface Scorer {
+  readonly columns: ScorerColumns;
+  readonly threshold: number;
+  /** Sensor names of the model. */
+  readonly sensors: string[];
+  /**
+   * Validate, featurize and score one record (item `item` of its event body), advancing the
+   * group and device state. `fallbackId` is the event id when the record has no dedupe field
+   * (e.g. from the event's application properties).
+   */
+  process(record: unknown, item: number, fallbackId: string | null): ItemResult;
+  /** State keys a record will touch (group and device); for loading state before `process`. */
+  keysOf(record: unknown): string[];
+  /** Whether state for `key` is in memory. */
+  has(key: string): boolean;
+  /** Serialize the state under `key` (undefined when absent). */
+  exportState(key: string): string | undefined;
+  /** Load state saved by exportState. Throws INVALID_ARGUMENT when it does not fit the model. */
+  importState(key: string, json: string): void;
+  /** Keys changed since the last call, then forgets them. */
+  takeDirty(): string[];
+  /** Drop clean state not used for `idleMs` (it is persisted; it reloads on demand). Returns how many. */
+  evictIdle(idleMs: number, now?: number): number;
+  /** Remember ids as seen (after a restart, from storage). */
+  seedSeen(ids: Iterable<string>): void;
+  /** Entries in memory: groups and devices. */
+  size(): { groups: number; devices: number };
+}
+
+interface Path {
+  text: string;
+  segs: (string | number)[];
+}
+
+function compilePath(text: string): Path {
+  return { text, segs: text.split('.').map((s) => (/^\d+$/.test(s) ? Number(s) : s)) };
+}
+
+/** Value at `path`: an exact key first (keys may contain dots), else walk the segments. Undefined when absent. */
+export function readPath(record: unknown, path: Path): unknown {
+  if (typeof record !== 'object' || record === null) return undefined;
+  const rec = record as Record<string, unknown>;
+  if (Object.hasOwn(rec, path.text)) return rec[path.text];
+  if (path.segs.length === 1) return undefined;
+  let cur: unknown = record;
+  for (const s of path.segs) {
+    if (typeof cur !== 'object' || cur === null) return undefined;
+    if (Array.isArray(cur)) {
+      if (typeof s !== 'number') return undefined;
+      cur = cur[s];
+    } else {
+      const o = cur as Record<string, unknown>;
+      const k = String(s);
+      if (!Object.hasOwn(o, k)) return undefined;
+      cur = o[k];
+    }
+  }
+  return cur;
+}
+
+/** Decode an event body (Buffer, text, or an already parsed value) into records. */
+export function decodeBody(body: unknown): Decoded {
+  let value: unknown = body;
+  let text: string;
+  if (body instanceof Uint8Array) {
+    const buf = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+    text = buf.toString('utf8');
+    // Lossy decoding would hide the real bytes in the dead-letter table.
+    if (!Buffer.from(text, 'utf8').equals(buf)) text = 'base64:' + buf.toString('base64');
+    try {
+      value = JSON.parse(text);
+    } catch {
+      return { ok: false, reason: 'invalid_json', detail: 'the body is not valid JSON', text };
+    }
+  } else if (typeof body === 'string') {
+    text = body;
+    try {
+      value = JSON.parse(body);
+    } catch {
+      return { ok: false, reason: 'invalid_json', detail: 'the body is not valid JSON', text };
+    }
+  } else {
+    text = JSON.stringify(body) ?? String(body);
+  }
+  if (Array.isArray(value)) {
+    if (value.length === 0) return { ok: false, reason: 'not_an_object', detail: 'the body is an empty array', text };
+    return { ok: true, records: value };
+  }
+  if (typeof value === 'object' && value !== null) return { ok: true, records: [value] };
+  return { ok: false, reason: 'not_an_object', detail: `the body is a JSON ${value === null ? 'null' : typeof value}, not an object`, text };
+}
+
+/** Epoch ms of a date-time text (`YYYY-MM-DD HH:MM:SS[.fff]` is UTC, like DuckDB's TIMESTAMP); NaN when unparseable. */
+export function parseTime(v: unknown, temporal: boolean): number {
+  if (typeof v === 'number') return Number.isFinite(v) ? v : NaN;
+  if (typeof v !== 'string') return NaN;
+  const t = v.trim();
+  if (t === '') return NaN;
+  const n = Number(t);
+  if (Number.isFinite(n)) return n;
+  if (!temporal) return NaN;
+  let iso = t.includes('T') ? t : t.replace(' ', 'T');
+  // No zone given means UTC, as DuckDB reads a TIMESTAMP.
+  if (/^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$/.test(iso)) iso += iso.length === 10 ? 'T00:00:00Z' : 'Z';
+  return Date.parse(iso);
+}
+
+interface GroupEntry {
+  f: OnlineFeaturizer;
+  used: number;
+}
+
+interface DeviceEntry {
+  /** Time of the device's latest accepted event; -Infinity before any. */
+  last: number;
+  /** Last n anomaly flags, oldest first. */
+  flags: number[];
+  inAlarm: boolean;
+  used: number;
+}
+
+const DEFAULT_DEDUPE = 50_000;
+
+/** Which columns a model reads, given the device column. */
+export function scorerColumns(model: RunModel, deviceColumn: string | null): ScorerColumns {
+  const r = model.recipe;
+  const all = [...new Set([...r.recipe.sensors, ...r.recipe.categoricals, r.columns.time, ...r.columns.groups, ...(deviceColumn ? [deviceColumn] : [])])];
+  return { time: r.columns.time, groups: r.columns.groups, sensors: r.recipe.sensors, categoricals: r.recipe.categoricals, device: deviceColumn, all };
+}
+
+/** Feature name → the sensor or categorical column it derives from. */
+function featureSources(model: RunModel): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const f of planFeatures(model.recipe.recipe)) m.set(f.name, model.recipe.recipe.sensors[f.sensor]!);
+  for (const c of model.recipe.categories) {
+    for (const v of c.values) m.set(`${c.column}=${v}`, c.column);
+    m.set(`${c.column}=__other__`, c.column);
+  }
+  return m;
+}
+
+/** Validate an alarm rule; default 1 of 1. */
+export function checkAlarmRule(rule: AlarmRule | undefined): AlarmRule {
+  const r = rule ?? { k: 1, n: 1 };
+  if (!Number.isInteger(r.n) || r.n < 1 || r.n > 1000 || !Number.isInteger(r.k) || r.k < 1 || r.k > r.n) {
+    throw new WorkbenchError('INVALID_ARGUMENT', `alarmRule needs whole numbers 1 ≤ k ≤ n ≤ 1000, got k=${String(r.k)} n=${String(r.n)}`);
+  }
+  return { k: r.k, n: r.n };
+}
+
+/**
+ * Column → compiled path, from a mapping of event path → column. Throws INVALID_ARGUMENT for a
+ * column mapped twice or a mapping onto a column the model does not read.
+ */
+function columnPaths(columns: ScorerColumns, mapping: Record<string, string> | undefined): Map<string, Path> {
+  const out = new Map<string, Path>();
+  const mapped = new Map<string, string>();
+  for (const [path, col] of Object.entries(mapping ?? {})) {
+    if (typeof col !== 'string' || !columns.all.includes(col)) {
+      throw new WorkbenchError('INVALID_ARGUMENT', `mapping '${path}' → '${String(col)}': the model reads no column '${String(col)}' (it reads ${columns.all.join(', ')})`);
+    }
+    if (mapped.has(col)) throw new WorkbenchError('INVALID_ARGUMENT', `mapping names column '${col}' twice ('${mapped.get(col)}' and '${path}')`);
+    if (path.trim() === '') throw new WorkbenchError('INVALID_ARGUMENT', `mapping for '${col}' has an empty path`);
+    mapped.set(col, path);
+  }
+  for (const c of columns.all) out.set(c, compilePath(mapped.get(c) ?? c));
+  return out;
+}
+
+/** Build a scorer for a run's model. Throws MODEL_FAILED when the detector cannot be loaded. */
+export function createScorer(model: RunModel, opts: ScorerOptions): Scorer {
+  let detector: Detector;
+  try {
+    detector = detectorFromJSON(model.detector);
+  } catch (err) {
+    throw new WorkbenchError('MODEL_FAILED', `cannot load the model's detector: ${(err as Error).message}`);
+  }
+  const columns = scorerColumns(model, opts.deviceColumn);
+  const paths = columnPaths(columns, opts.mapping);
+  const rule = checkAlarmRule(opts.alarmRule);
+  const fitted = model.recipe;
+  const threshold = model.threshold;
+  const sources = featureSources(model);
+  const dedupePath = opts.dedupeField ? compilePath(opts.dedupeField) : null;
+  const dedupeCap = opts.dedupeWindow ?? DEFAULT_DEDUPE;
+  const known = opts.knownDevices ?? null;
+  const sensorSet = new Set(columns.sensors);
+  const textCols = columns.all.filter((c) => !sensorSet.has(c) && c !== columns.time);
+  const timePath = paths.get(columns.time)!;
+  const devicePath = columns.device ? paths.get(columns.device)! : null;
+  const groupPaths = columns.groups.map((c) => paths.get(c)!);
+
+  const groups = new Map<string, GroupEntry>();
+  const devices = new Map<string, DeviceEntry>();
+  const dirty = new Set<string>();
+  const seen = new Set<string>();
+  const seenOrder: string[] = [];
+  let seenHead = 0;
+
+  const remember = (id: string): void => {
+    if (seen.has(id)) return;
+    seen.add(id);
+    if (seenOrder.length < dedupeCap) {
+      seenOrder.push(id);
+    } else {
+      seen.delete(seenOrder[seenHead]!);
+      seenOrder[seenHead] = id;
+      seenHead = (seenHead + 1) % dedupeCap;
+    }
+  };
+
+  const text = (v: unknown): string | null => (v === null || v === undefined ? null : typeof v === 'object' ? JSON.stringify(v) : String(v));
+  // The featurizer's own group key: JSON array of the group values as text.
+  const groupKeyOf = (record: unknown): string => JSON.stringify(groupPaths.map((p) => text(readPath(record, p))));
+  const deviceOf = (record: unknown, groupKey: string): string => (devicePath ? text(readPath(record, devicePath)) ?? '' : groupKey);
+
+  const newDevice = (now: number): DeviceEntry => ({ last: -Infinity, flags: [], inAlarm: false, used: now });
+
+  const explainSensors = (contribs: Contribution[]): SensorContribution[] => {
+    const by = new Map<string, number>();
+    for (const c of contribs) {
+      const s = sources.get(c.feature) ?? c.feature;
+      by.set(s, (by.get(s) ?? 0) + c.weight);
+    }
+    return [...by.entries()].map(([sensor, weight]) => ({ sensor, weight })).sort((a, b) => b.weight - a.weight).slice(0, 3);
+  };
+
+  function process(record: unknown, item: number, fallbackId: string | null): ItemResult {
+    const dead = (reason: DeadLetterReason, detail: string, eventId: string | null, device: string | null): DeadItem => {
+      if (eventId !== null) remember(eventId);
+      return { kind: 'dead', item, eventId, device, reason, detail };
+    };
+    const idValue = dedupePath ? readPath(record, dedupePath) : undefined;
+    const eventId = idValue !== undefined && idValue !== null ? text(idValue) : fallbackId;
+    if (typeof record !== 'object' || record === null || Array.isArray(record)) {
+      return dead('not_an_object', `record ${item} is ${record === null ? 'null' : Array.isArray(record) ? 'an array' : `a ${typeof record}`}, not an object`, eventId, null);
+    }
+    if (dedupePath && eventId !== null && seen.has(eventId)) return { kind: 'duplicate', item, eventId };
+    const values: OnlineEvent = {};
+    for (const c of columns.all) {
+      const p = paths.get(c)!;
+      const v = readPath(record, p);
+      if (v === undefined) return dead('missing_field', `field '${p.text}'${p.text === c ? '' : ` (column '${c}')`} is missing`, eventId, null);
+      if (sensorSet.has(c)) {
+        if (v === null) {
+          values[c] = NaN;
+        } else if (typeof v === 'number') {
+          values[c] = v;
+        } else if (typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v))) {
+          values[c] = Number(v);
+        } else {
+          return dead('non_numeric', `field '${p.text}' is ${JSON.stringify(v)?.slice(0, 60)}, not a number`, eventId, null);
+        }
+      } else if (c !== columns.time) {
+        values[c] = text(v);
+      }
+    }
+    const rawTime = readPath(record, timePath);
+    const time = parseTime(rawTime, opts.temporal);
+    const groupKey = groupKeyOf(record);
+    const device = deviceOf(record, groupKey);
+    if (Number.isNaN(time)) return dead('bad_timestamp', `field '${timePath.text}' is ${JSON.stringify(rawTime)?.slice(0, 60)}, not a ${opts.temporal ? 'date-time' : 'number'}`, eventId, device);
+    values[columns.time] = rawTime as string | number;
+    if (known && !known.has(device)) return dead('unknown_device', `device '${device}' is not one the model knows`, eventId, device);
+    const now = Date.now();
+    const dkey = 'd:' + device;
+    let dev = devices.get(dkey);
+    if (!dev) devices.set(dkey, (dev = newDevice(now)));
+    if (time < dev.last) return dead('out_of_order', `time ${String(rawTime)} is before the device's previous event`, eventId, device);
+
+    const gkey = 'g:' + groupKey;
+    let g = groups.get(gkey);
+    if (!g) groups.set(gkey, (g = { f: createOnlineFeaturizer(fitted), used: now }));
+    const res = g.f.push(values);
+    g.used = now;
+    dirty.add(gkey);
+    const score = res.dropped ? null : detector.scoreRow(res.features);
+    const anomaly = score !== null && score >= threshold;
+    dev.flags.push(anomaly ? 1 : 0);
+    if (dev.flags.length > rule.n) dev.flags.shift();
+    let hits = 0;
+    for (const f of dev.flags) hits += f;
+    const alarm = hits >= rule.k;
+    const raised = alarm && !dev.inAlarm;
+    dev.inAlarm = alarm;
+    dev.last = time;
+    dev.used = now;
+    dirty.add(dkey);
+    if (eventId !== null) remember(eventId);
+    let contributions: Contribution[] | null = null;
+    let sensors: SensorContribution[] | null = null;
+    if (raised && score !== null) {
+      contributions = detector.explain(res.features, 8);
+      sensors = explainSensors(contributions);
+    }
+    return { kind: 'scored', item, eventId, device, time, values, score, anomaly, alarm, raised, contributions, sensors };
+  }
+
+  function keysOf(record: unknown): string[] {
+    if (typeof record !== 'object' || record === null || Array.isArray(record)) return [];
+    const gk = groupKeyOf(record);
+    return ['g:' + gk, 'd:' + deviceOf(record, gk)];
+  }
+
+  function exportState(key: string): string | undefined {
+    if (key.startsWith('g:')) {
+      const g = groups.get(key);
+      return g ? JSON.stringify(g.f.state()) : undefined;
+    }
+    const d = devices.get(key);
+    return d ? JSON.stringify({ last: Number.isFinite(d.last) ? d.last : null, flags: d.flags, inAlarm: d.inAlarm }) : undefined;
+  }
+
+  function importState(key: string, json: string): void {
+    const parsed: unknown = JSON.parse(json);
+    const now = Date.now();
+    if (key.startsWith('g:')) {
+      const f = createOnlineFeaturizer(fitted);
+      f.restore(parsed);
+      groups.set(key, { f, used: now });
+      return;
+    }
+    const o = parsed as { last?: unknown; flags?: unknown; inAlarm?: unknown };
+    if (typeof o !== 'object' || o === null || !Array.isArray(o.flags)) throw new WorkbenchError('INVALID_ARGUMENT', `device state '${key}' is malformed`);
+    const flags = (o.flags as unknown[]).map((x) => (x === 1 ? 1 : 0)).slice(-rule.n);
+    devices.set(key, { last: typeof o.last === 'number' ? o.last : -Infinity, flags, inAlarm: o.inAlarm === true, used: now });
+  }
+
+  function takeDirty(): string[] {
+    const out = [...dirty];
+    dirty.clear();
+    return out;
+  }
+
+  function evictIdle(idleMs: number, now = Date.now()): number {
+    let n = 0;
+    for (const [k, g] of groups) if (now - g.used > idleMs && !dirty.has(k)) (groups.delete(k), n++);
+    for (const [k, d] of devices) if (now - d.used > idleMs && !dirty.has(k)) (devices.delete(k), n++);
+    return n;
+  }
+
+  return {
+    columns,
+    threshold,
+    sensors: columns.sensors,
+    process,
+    keysOf,
+    has: (key) => groups.has(key) || devices.has(key),
+    exportState,
+    importState,
+    takeDirty,
+    evictIdle,
+    seedSeen: (ids) => {
+      for (const id of ids) remember(id);
+    },
+    size: () => ({ groups: groups.size, devices: devices.size }),
+  };
+}

@@ -1,0 +1,112 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { createWorkbench, type Workbench } from '../../core/app.ts';
+import { WorkbenchError } from '../../core/api/errors.ts';
+import { ROOT, tempDir } from '../helpers/tmp.ts';
+
+let wb: Workbench;
+const tmp = tempDir();
+
+beforeAll(async () => {
+  wb = await createWorkbench({ workspace: tmp.file('ws.duckdb'), mode: 'in-process' });
+  await wb.api['datasets.import']({ dataset: 'fleet', files: [join(ROOT, 'samples', 'fleet-small.csv')] });
+});
+afterAll(async () => {
+  await wb.close();
+  tmp.cleanup();
+});
+
+const base = { dataset: 'fleet', detector: 'robust-z', experiment: 'orch', seed: 3 } as const;
+
+async function children(parentId: string) {
+  return (await wb.api['runs.list']({ experiment: 'orch' })).filter((r) => r.parentId === parentId);
+}
+
+describe('repeats, sweeps, per-group models, registry', () => {
+  it('repeats a configuration over seeds and reports mean ± std', async () => {
+    const { parentId } = await wb.api['models.repeat']({ base: { ...base, detector: 'isolation-forest', params: { n_trees: 30 } }, seeds: [1, 2, 3] });
+    await wb.api['models.wait']({ runId: parentId });
+    const parent = await wb.api['runs.get']({ runId: parentId });
+    const kids = await children(parentId);
+    expect(parent.status).toBe('finished');
+    expect(kids.map((k) => k.seed).sort()).toEqual([1, 2, 3]);
+    const aucs = kids.map((k) => k.metrics.roc_auc!);
+    const mean = aucs.reduce((a, b) => a + b, 0) / 3;
+    expect(parent.metrics.roc_auc_mean).toBeCloseTo(mean, 12);
+    expect(parent.metrics.roc_auc_std).toBeGreaterThan(0);
+    expect(parent.children).toBe(3);
+  });
+
+  it('runs a 6-trial grid sweep in a pool and marks the best child', async () => {
+    const { parentId } = await wb.api['models.sweep']({ base, mode: 'grid', space: { top_k: [1, 2, 3], 'recipe.window': [5, 20] }, metric: 'roc_auc', workers: 2 });
+    await wb.api['models.wait']({ runId: parentId });
+    const parent = await wb.api['runs.get']({ runId: parentId });
+    const kids = await children(parentId);
+    expect(kids).toHaveLength(6);
+    expect(kids.every((k) => k.status === 'finished')).toBe(true);
+    const best = kids.filter((k) => k.tags.includes('best'));
+    expect(best).toHaveLength(1);
+    expect(best[0]!.metrics.roc_auc).toBe(Math.max(...kids.map((k) => k.metrics.roc_auc!)));
+    expect(parent.metrics.best_roc_auc).toBe(best[0]!.metrics.roc_auc);
+    expect(new Set(kids.map((k) => k.params['recipe.rolling'])).size).toBe(2);
+    const filtered = await wb.api['runs.list']({ experiment: 'orch', filter: `params.top_k = 3 and metrics.roc_auc > 0` });
+    expect(filtered.map((r) => r.id).sort()).toEqual(kids.filter((k) => k.params.top_k === 3).map((k) => k.id).sort());
+  });
+
+  it('refuses a sweep with a bad value before any trial runs', async () => {
+    const err = await wb.api['models.sweep']({ base, mode: 'grid', space: { top_k: [1, -5] } }).catch((e: unknown) => e);
+    expect((err as WorkbenchError).code).toBe('INVALID_ARGUMENT');
+  });
+
+  it('trains one model per model_id with a fallback, and the delegating model scores like its children', async () => {
+    const { parentId } = await wb.api['models.trainPerGroup']({ ...base, groupColumn: 'model_id', minRows: 700 });
+    await wb.api['models.wait']({ runId: parentId });
+    const parent = await wb.api['runs.get']({ runId: parentId });
+    expect(parent.status, parent.error ?? '').toBe('finished');
+    const model = (await wb.api['runs.artifact']({ runId: parentId, name: 'model' })) as { routes: Record<string, string>; fallback: string; fallbackGroups: string[] };
+    const sizes = await wb.workspace.query(`SELECT model_id, count(*) n FROM fleet GROUP BY 1`);
+    const small = sizes.filter((r) => Number(r.n) < 700).map((r) => String(r.model_id)).sort();
+    expect(model.fallbackGroups.sort()).toEqual(small);
+    expect(Object.keys(model.routes).length + small.length).toBe(sizes.length);
+    expect(parent.params['group.fallback_groups']).toBe(small.join(','));
+    // Delegating model output equals each group scored with its own child (fallback for small groups).
+    const all = tmp.file('all.csv');
+    await wb.api['models.score']({ model: parentId, dataset: 'fleet', out: all });
+    const parse = (f: string) => new Map(readFileSync(f, 'utf8').trim().split('\n').slice(1).map((l) => { const c = l.split(','); return [c[0] + '|' + c[2], Number(c[3])]; }));
+    const delegated = parse(all);
+    for (const [value, child] of [...Object.entries(model.routes), ...small.map((s) => [s, model.fallback] as [string, string])]) {
+      const f = tmp.file(`g-${value}.csv`);
+      await wb.api['models.score']({ model: child, dataset: 'fleet', out: f });
+      const rows = await wb.workspace.query(`SELECT device_id, timestamp::VARCHAR t FROM fleet WHERE model_id = '${value}'`);
+      const own = parse(f);
+      for (const r of rows.slice(0, 200)) {
+        const k = `${r.device_id}|${r.t}`;
+        expect(delegated.get(k)).toBe(own.get(k));
+      }
+    }
+  });
+
+  it('registers versions, moves aliases, scores through name@alias and refuses datasets missing columns', async () => {
+    const runs = (await wb.api['runs.list']({ experiment: 'orch' })).filter((r) => r.status === 'finished' && r.parentId !== null);
+    const v1 = await wb.api['registry.register']({ runId: runs[0]!.id, name: 'pump-anomaly' });
+    const v2 = await wb.api['registry.register']({ runId: runs[1]!.id, name: 'pump-anomaly' });
+    expect([v1.version, v2.version]).toEqual([1, 2]);
+    await wb.api['registry.setAlias']({ name: 'pump-anomaly', alias: 'production', version: 1 });
+    await wb.api['registry.setAlias']({ name: 'pump-anomaly', alias: 'production', version: 2 });
+    const card = await wb.api['registry.card']({ ref: 'pump-anomaly@production' });
+    expect(card.version).toBe(2);
+    expect(card.runId).toBe(runs[1]!.id);
+    expect(card.aliases).toEqual(['production']);
+    expect(card.requiredColumns).toContain('temperature');
+    expect((await wb.api['registry.card']({ ref: 'pump-anomaly@1' })).aliases).toEqual([]);
+    const out = tmp.file('prod.csv');
+    const res = await wb.api['models.score']({ model: 'pump-anomaly@production', dataset: 'fleet', out });
+    expect(res.rows).toBeGreaterThan(0);
+    await wb.api['datasets.import']({ dataset: 'partial', files: [tmp.file('p.csv', 'device_id,trip_id,timestamp,temperature\nd,t,2026-01-01 00:00:00,1\n')] });
+    const err = await wb.api['models.score']({ model: 'pump-anomaly@production', dataset: 'partial', out }).catch((e: unknown) => e);
+    expect((err as WorkbenchError).message).toMatch(/lacks column\(s\) 'airflow_rate'/);
+    const bad = await wb.api['registry.card']({ ref: 'pump-anomaly@staging' }).catch((e: unknown) => e);
+    expect((bad as WorkbenchError).message).toBe("model pump-anomaly has no alias 'staging' (it has production)");
+  });
+});
