@@ -36,8 +36,11 @@ commands:
                           train an anomaly model; the run is recorded in the workspace
   runs [--experiment NAME]
                           list recorded runs with their metrics
-  score --run ID --dataset D --out FILE.csv|FILE.parquet
-                          score a dataset with a run's model
+  score --run ID | --model NAME@ALIAS --dataset D --out FILE.csv|FILE.parquet
+                          score a dataset with a run's or a registered model
+  register --run ID --name NAME [--alias production]
+                          register a run's model as the next version of NAME
+  models                  list registered models, versions and aliases
   web [--port N] [--no-sample]
                           browser mode: serve the app on 127.0.0.1 and print its URL
   hub [--port N] [--hub NAME] [--partitions N] [--store FILE]
@@ -334,6 +337,26 @@ async function cmdScore(argv: string[]): Promise<void> {
   });
 }
 
+async function cmdRegister(argv: string[]): Promise<void> {
+  const { values } = parse(argv, { run: { type: 'string' }, name: { type: 'string' }, alias: { type: 'string', multiple: true }, description: { type: 'string' } });
+  if (!values.run || !values.name) throw new UsageError('register needs --run ID and --name NAME');
+  await withWorkbench(values.workspace, async (wb) => {
+    let v = await wb.api['registry.register']({ runId: values.run!, name: values.name!, description: values.description });
+    for (const alias of values.alias ?? []) v = await wb.api['registry.setAlias']({ name: v.name, alias, version: v.version });
+    out(values.json, v, () => `registered ${v.name} version ${v.version} (run ${v.runId})${v.aliases.length ? `, aliases: ${v.aliases.join(', ')}` : ''}`);
+  });
+}
+
+async function cmdModels(argv: string[]): Promise<void> {
+  const { values } = parse(argv, {});
+  await withWorkbench(values.workspace, async (wb) => {
+    const list = await wb.api['registry.list']({});
+    out(values.json, list, () =>
+      list.length === 0 ? 'no registered models: fleetlens register --run ID --name NAME' : table([['name', 'version', 'run', 'aliases', 'registered'], ...list.map((v) => [v.name, v.version, v.runId, v.aliases.join(','), v.registeredAt])]),
+    );
+  });
+}
+
 /** Run the CLI; returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
@@ -364,6 +387,12 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       case 'score':
         await cmdScore(rest);
+        return 0;
+      case 'register':
+        await cmdRegister(rest);
+        return 0;
+      case 'models':
+        await cmdModels(rest);
         return 0;
       case 'hub': {
         const { runHub } = await import('../stream/hub-main.ts');
