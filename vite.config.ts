@@ -11,6 +11,5 @@ export default defineConfig({
     chunkSizeWarningLimit: 6000,
     sourcemap: false,
   },
-  esbuild: { jsx: 'automatic' },
   oxc: { jsx: { runtime: 'automatic' } },
 });

@@ -18,6 +18,8 @@ export default defineConfig({
       {
         test: {
           name: 'e2e',
+          // Builds the renderer once when dist/renderer is missing or stale.
+          globalSetup: ['tests/e2e/global-setup.ts'],
           include: ['tests/e2e/**/*.test.ts', 'tests/integration/**/*.test.ts'],
           pool: 'forks',
           fileParallelism: false,

@@ -17,6 +17,9 @@ import { Trainer } from './models/train.ts';
 import { Orchestrator } from './experiments/orchestrate.ts';
 import { ModelRegistry } from './experiments/registry.ts';
 import { Ingestor } from './data/ingest.ts';
+import { StreamManager, streamHandlers } from './stream/handlers.ts';
+import { shareHandlers } from './experiments/share.ts';
+import { reportsHandlers } from './reports/handlers.ts';
 import { Workspace } from './workspace/workspace.ts';
 
 export interface WorkbenchOptions {
@@ -56,6 +59,7 @@ export async function createWorkbench(opts: WorkbenchOptions): Promise<Workbench
   const trainer = new Trainer(workspace, store, events, version);
   const orchestrator = new Orchestrator(workspace, store, trainer);
   const registry = new ModelRegistry(workspace, store);
+  const streams = new StreamManager({ workspace, store, events, resolveRef: async (ref) => (await registry.resolve(ref)).runId });
   const api = {
     'app.info': async () => ({
       name: 'Fleetlens' as const,
@@ -74,6 +78,9 @@ export async function createWorkbench(opts: WorkbenchOptions): Promise<Workbench
     ...exploreHandlers({ workspace }),
     ...modelsHandlers({ workspace, store, trainer, orchestrator, registry }),
     ...experimentsHandlers({ workspace, store, events, registry }),
+    ...shareHandlers({ workspace, store, events, appVersion: version }),
+    ...reportsHandlers({ store, appVersion: version }),
+    ...streamHandlers(streams),
   } satisfies WorkbenchApi;
 
   const dispatch = async (method: string, req: unknown): Promise<unknown> => {
@@ -95,6 +102,7 @@ export async function createWorkbench(opts: WorkbenchOptions): Promise<Workbench
     registry,
     dispatch,
     close: async () => {
+      await streams.closeAll();
       await orchestrator.drain();
       await trainer.drain();
       await Promise.all([...inFlight]);

@@ -8,6 +8,9 @@ import type { DatasetsApi, DatasetsEvents } from '../data/api.ts';
 import type { ExploreApi } from '../explore/api.ts';
 import type { ModelsApi } from '../models/api.ts';
 import type { ExperimentsApi, ExperimentsEvents } from '../experiments/api.ts';
+import type { ShareApi } from '../experiments/share-api.ts';
+import type { ReportsApi } from '../reports/api.ts';
+import type { StreamApi, StreamEvents } from '../stream/api.ts';
 
 export interface AppInfo {
   name: 'Fleetlens';
@@ -20,13 +23,19 @@ export interface AppInfo {
   sampleDataset: string | null;
 }
 
+/** Events of the shell itself. */
+export interface AppEvents {
+  /** A desktop menu item the page should act on (Electron only), e.g. File › Add files…. */
+  'app.menu': { action: 'addFiles' };
+}
+
 export interface AppApi {
   /** Version, workspace path and transport. */
   'app.info': (req: Record<string, never>) => Promise<AppInfo>;
 }
 
-export type WorkbenchApi = AppApi & DatasetsApi & ExploreApi & ModelsApi & ExperimentsApi;
-export type WorkbenchEvents = DatasetsEvents & ExperimentsEvents;
+export type WorkbenchApi = AppApi & DatasetsApi & ExploreApi & ModelsApi & ExperimentsApi & StreamApi & ShareApi & ReportsApi;
+export type WorkbenchEvents = AppEvents & DatasetsEvents & ExperimentsEvents & StreamEvents;
 
 export type MethodName = keyof WorkbenchApi;
 export type EventName = keyof WorkbenchEvents;

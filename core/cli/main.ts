@@ -36,6 +36,12 @@ commands:
                           train an anomaly model; the run is recorded in the workspace
   runs [--experiment NAME]
                           list recorded runs with their metrics
+  runs export --runs ID,... --out FILE
+                          write runs (children included) with artifacts and scores to one archive
+  runs import FILE [--experiment NAME]
+                          import a run archive (ids kept, or remapped when taken)
+  report [--experiment NAME] [--runs ID,...] --out FILE.html|FILE.pdf
+                          self-contained report of an experiment or runs (PDF needs Chromium)
   score --run ID | --model NAME@ALIAS --dataset D --out FILE.csv|FILE.parquet
                           score a dataset with a run's or a registered model
   register --run ID --name NAME [--alias production]
@@ -45,6 +51,12 @@ commands:
                           browser mode: serve the app on 127.0.0.1 and print its URL
   hub [--port N] [--hub NAME] [--partitions N] [--store FILE]
                           local Event Hubs-compatible server (test/demo tool)
+  replay --dataset D | --file F --connection STRING [--rate N/s | --speedup X] [--batch N]
+         [--limit N] [--loop] [--malformed-rate R] [--hub NAME]
+                          publish rows as JSON events to an event hub (demo/test tool)
+  stream --connection STRING --model RUN_ID|NAME@ALIAS [--consumer-group G] [--table NAME]
+         [--start checkpoint|earliest|latest] [--alarm K/N] [--dedupe-field F] [--metrics-port P]
+                          score an event hub live into the workspace until SIGTERM
 
 common options:
   --workspace PATH        workspace file (default: ${defaultWorkspacePath()})
@@ -167,7 +179,9 @@ async function cmdWeb(argv: string[]): Promise<void> {
   const wb = await createWorkbench({ workspace: values.workspace ?? defaultWorkspacePath(), mode: 'browser' });
   const staticDir = fileURLToPath(new URL('../../dist/renderer', import.meta.url));
   const bridge = await startHttpBridge({ workbench: wb, staticDir, port: values.port ? Number(values.port) : 0 });
-  out(values.json, { event: 'listening', url: bridge.url, port: bridge.port, workspace: wb.workspace.path }, () => `Fleetlens (browser mode) on ${bridge.url}\nworkspace: ${wb.workspace.path}\nCtrl-C to stop.`);
+  // One line, so a supervising process can read it as soon as it is printed.
+  if (values.json) process.stdout.write(JSON.stringify({ event: 'listening', url: bridge.url, port: bridge.port, workspace: wb.workspace.path }) + '\n');
+  else out(false, null, () => `Fleetlens (browser mode) on ${bridge.url}\nworkspace: ${wb.workspace.path}\nCtrl-C to stop.`);
   if (!values['no-sample']) {
     ensureSampleDataset(wb).catch((err: unknown) => process.stderr.write(`could not load the sample fleet: ${serializeError(err).message}\n`));
   }
@@ -315,6 +329,8 @@ async function cmdTrain(argv: string[]): Promise<void> {
 }
 
 async function cmdRuns(argv: string[]): Promise<void> {
+  if (argv[0] === 'export') return cmdRunsExport(argv.slice(1));
+  if (argv[0] === 'import') return cmdRunsImport(argv.slice(1));
   const { values } = parse(argv, { experiment: { type: 'string' } });
   await withWorkbench(values.workspace, async (wb) => {
     const runs = await wb.api['runs.list']({ experiment: values.experiment });
@@ -324,6 +340,43 @@ async function cmdRuns(argv: string[]): Promise<void> {
         ? 'no runs yet: fleetlens train --dataset D --detector isolation-forest'
         : table([['id', 'experiment', 'name', 'status', 'detector', 'seed', ...keys], ...runs.map((r) => [r.id, r.experiment, r.name, r.status, String(r.params.detector ?? ''), r.seed, ...keys.map((k) => fmt(r.metrics[k]))])]),
     );
+  });
+}
+
+function idList(s: string | undefined): string[] {
+  return (s ?? '').split(',').map((x) => x.trim()).filter(Boolean);
+}
+
+async function cmdRunsExport(argv: string[]): Promise<void> {
+  const { values } = parse(argv, { runs: { type: 'string' }, out: { type: 'string' } });
+  const runIds = idList(values.runs);
+  if (!runIds.length || !values.out) throw new UsageError('runs export needs --runs ID,... and --out FILE');
+  await withWorkbench(values.workspace, async (wb) => {
+    const res = await wb.api['runs.exportArchive']({ runIds, path: resolve(values.out!) });
+    out(values.json, res, () => `exported ${res.runs} run${res.runs === 1 ? '' : 's'} → ${res.path} (${formatBytes(res.bytes)})`);
+  });
+}
+
+async function cmdRunsImport(argv: string[]): Promise<void> {
+  const { values, positionals } = parse(argv, { experiment: { type: 'string' } }, true);
+  if (positionals.length !== 1) throw new UsageError('runs import needs exactly one archive FILE');
+  await withWorkbench(values.workspace, async (wb) => {
+    const res = await wb.api['runs.importArchive']({ path: resolve(positionals[0]!), experiment: values.experiment });
+    out(values.json, res, () =>
+      [`imported ${res.imported.length} run${res.imported.length === 1 ? '' : 's'}`, ...res.imported.map((m) => (m.from === m.to ? `  ${m.to}` : `  ${m.from} → ${m.to} (id was taken)`))].join('\n'),
+    );
+  });
+}
+
+async function cmdReport(argv: string[]): Promise<void> {
+  const { values } = parse(argv, { experiment: { type: 'string' }, runs: { type: 'string' }, out: { type: 'string' } });
+  const runIds = idList(values.runs);
+  if (!values.out || (!values.experiment && !runIds.length)) throw new UsageError('report needs --experiment NAME and/or --runs ID,..., and --out FILE.html|FILE.pdf');
+  const ext = /\.(html?|pdf)$/i.exec(values.out)?.[1]?.toLowerCase();
+  if (!ext) throw new UsageError(`--out must end in .html or .pdf, got '${values.out}'`);
+  await withWorkbench(values.workspace, async (wb) => {
+    const res = await wb.api['reports.export']({ experiment: values.experiment, runIds: runIds.length ? runIds : undefined, path: resolve(values.out!), format: ext === 'pdf' ? 'pdf' : 'html' });
+    out(values.json, res, () => `report of ${res.runs} run${res.runs === 1 ? '' : 's'} → ${res.path} (${formatBytes(res.bytes)})`);
   });
 }
 
@@ -388,6 +441,9 @@ export async function main(argv: string[]): Promise<number> {
       case 'score':
         await cmdScore(rest);
         return 0;
+      case 'report':
+        await cmdReport(rest);
+        return 0;
       case 'register':
         await cmdRegister(rest);
         return 0;
@@ -397,6 +453,16 @@ export async function main(argv: string[]): Promise<number> {
       case 'hub': {
         const { runHub } = await import('../stream/hub-main.ts');
         await runHub(rest);
+        return 0;
+      }
+      case 'replay': {
+        const { runReplay } = await import('../stream/replay.ts');
+        await runReplay(rest);
+        return 0;
+      }
+      case 'stream': {
+        const { runStream } = await import('../stream/stream-main.ts');
+        await runStream(rest);
         return 0;
       }
       case undefined:

@@ -28,6 +28,10 @@ interface Job {
 
 export class Ingestor {
   private readonly jobs = new Map<string, Job>();
+  /** Ids cancelled before their connection existed (while files were still being checked). */
+  private readonly early = new Set<string>();
+  /** Ids of imports still checking their files. */
+  private readonly starting = new Set<string>();
 
   constructor(
     private readonly ws: Workspace,
@@ -37,7 +41,11 @@ export class Ingestor {
   /** Cancel a running import; true when one was running. */
   cancel(jobId: string): boolean {
     const job = this.jobs.get(jobId);
-    if (!job) return false;
+    if (!job) {
+      if (!this.starting.has(jobId)) return false;
+      this.early.add(jobId);
+      return true;
+    }
     job.cancelled = true;
     job.con.interrupt();
     return true;
@@ -50,7 +58,17 @@ export class Ingestor {
     if (!Array.isArray(req.files) || req.files.length === 0) {
       throw new WorkbenchError('INVALID_ARGUMENT', 'give at least one file or glob to import');
     }
-    if (this.jobs.has(jobId)) throw new WorkbenchError('INVALID_ARGUMENT', `import job ${jobId} is already running`);
+    if (this.jobs.has(jobId) || this.starting.has(jobId)) throw new WorkbenchError('INVALID_ARGUMENT', `import job ${jobId} is already running`);
+    this.starting.add(jobId);
+    try {
+      return await this.checkedImport(jobId, name, mode, req);
+    } finally {
+      this.starting.delete(jobId);
+      this.early.delete(jobId);
+    }
+  }
+
+  private async checkedImport(jobId: string, name: string, mode: 'create' | 'append' | 'replace', req: ImportRequest): Promise<ImportResult> {
     const existing = await getDataset(this.ws, name).catch(() => null);
     if (mode === 'create' && existing) {
       throw new WorkbenchError('DATASET_EXISTS', `dataset '${name}' already exists; append to it or choose another name`, { dataset: name });
@@ -59,8 +77,13 @@ export class Ingestor {
     const started = Date.now();
     const files = await this.expand(req);
     const con = await this.ws.connect();
-    const job: Job = { con, cancelled: false };
+    const job: Job = { con, cancelled: this.early.has(jobId) };
     this.jobs.set(jobId, job);
+    if (job.cancelled) {
+      this.jobs.delete(jobId);
+      con.closeSync();
+      throw new WorkbenchError('CANCELLED', `import into '${name}' was cancelled; the workspace is unchanged`, { dataset: name });
+    }
     try {
       await con.run('SET enable_progress_bar = true; SET enable_progress_bar_print = false; SET progress_bar_time = 0');
       return await this.runImport(jobId, name, mode, files, req, con, job, existing !== null, started);

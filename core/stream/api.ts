@@ -43,7 +43,9 @@ export type DeadLetterReason =
   /** The event is older than the device's previous event. */
   | 'out_of_order'
   /** The device is not one the model knows (per-device models, or `unknownDevices: 'dead-letter'`). */
-  | 'unknown_device';
+  | 'unknown_device'
+  /** Per-group model: the record's group value has no model and there is no fallback model. */
+  | 'unknown_group';
 
 export interface StreamStartRequest {
   /**
@@ -57,7 +59,7 @@ export interface StreamStartRequest {
   consumerGroup?: string;
   /** Default `checkpoint`. */
   startPosition?: StartPosition;
-  /** The model: a training run id (`name@alias` once the model registry exists). */
+  /** The model: a training run id, or a registry reference (`name@alias`, `name@N`, `name` = latest version). */
   model: string;
   /**
    * Event JSON path → model column, e.g. `{ "telemetry.temp": "temperature" }`. Paths are
@@ -119,7 +121,7 @@ export interface StreamStatus {
   endpoint: string;
   eventHubName: string;
   consumerGroup: string;
-  /** Run id of the model. */
+  /** Run id of the model (registry references are resolved at start). */
   model: string;
   /** Scored-events table. */
   table: string;
@@ -201,7 +203,7 @@ export interface StreamPreviewRequest {
   count?: number;
   /** Give up waiting for more events after this long, ms; default 5000. */
   timeoutMs?: number;
-  /** A run id: when given, a mapping onto its columns is suggested. */
+  /** A run id or registry reference: when given, a mapping onto its columns is suggested. */
   model?: string;
 }
 

@@ -208,10 +208,16 @@ export class WorkspaceCheckpointStore implements CheckpointStore {
  * partition, sequence number, offset, stored sequence number). Positions never move back.
  */
 export function upsertCheckpointSql(n: number): string {
-  const rows = Array.from({ length: n }, (_, i) => {
-    const b = 4 + i * 4;
-    return `($1, $2, $3, $${b}, $${b + 1}, $${b + 2}, $${b + 3}, now()::TIMESTAMP)`;
-  });
+  return upsertCheckpointRows(
+    Array.from({ length: n }, (_, i) => {
+      const b = 4 + i * 4;
+      return `($1, $2, $3, $${b}, $${b + 1}, $${b + 2}, $${b + 3}, now()::TIMESTAMP)`;
+    }),
+  );
+}
+
+/** The checkpoint upsert over rendered VALUES rows (namespace, hub, group, partition, seq, offset, stored, time). */
+export function upsertCheckpointRows(rows: string[]): string {
   return `INSERT INTO ${CHECKPOINT_TABLE} VALUES ${rows.join(', ')}
     ON CONFLICT (namespace, event_hub, consumer_group, partition_id) DO UPDATE SET
       sequence_number = CASE WHEN excluded.sequence_number > ${CHECKPOINT_TABLE}.sequence_number THEN excluded.sequence_number ELSE ${CHECKPOINT_TABLE}.sequence_number END,

@@ -4,7 +4,7 @@
  * the guard against the SDK's late uncaught TypeError
  * (shared/design/eventhubs-amqp.md §8).
  */
-import { MessagingError, RetryMode, parseEventHubConnectionString, type RetryOptions } from '@azure/event-hubs';
+import { EventHubConsumerClient, MessagingError, RetryMode, parseEventHubConnectionString, type RetryOptions } from '@azure/event-hubs';
 import { WorkbenchError } from '../api/errors.ts';
 
 /**
@@ -67,10 +67,36 @@ export function scrub(message: string): string {
 /** Map an SDK or network error to EVENTHUB_AUTH or EVENTHUB_FAILED with a scrubbed message. */
 export function hubError(err: unknown, what: string): WorkbenchError {
   if (err instanceof WorkbenchError) return err;
+  // The SDK reports exhausted retries as an AggregateError of the attempts; the last one says why.
+  if (err instanceof AggregateError && err.errors.length) return hubError(err.errors[err.errors.length - 1], what);
   const code = err instanceof MessagingError ? err.code ?? '' : (err as { code?: unknown } | null)?.code;
-  const msg = scrub(err instanceof Error ? err.message : String(err));
-  const auth = /unauthori[sz]ed|401|sas|token|forbidden/i.test(`${String(code)} ${msg}`);
+  const raw = err instanceof Error ? err.message : String(err);
+  const msg = scrub(err instanceof Error && err.name === 'AbortError' ? 'no answer within 20 s (wrong host or port, or the hub is down)' : raw);
+  const auth = /unauthori[sz]ed|401|forbidden|invalidsignature|invalid signature/i.test(`${String(code)} ${raw}`);
   return new WorkbenchError(auth ? 'EVENTHUB_AUTH' : 'EVENTHUB_FAILED', `${what}: ${msg}`, code ? { sdkCode: String(code) } : undefined);
+}
+
+/**
+ * Check that a hub is reachable and the key is accepted; returns its partition ids. A wrong key
+ * fails in about a second with EVENTHUB_AUTH (the SDK would otherwise retry it for half a
+ * minute and then report only a timeout); anything else is EVENTHUB_FAILED after ~20 s.
+ */
+export async function probeHub(connectionString: string, eventHubName: string | undefined, consumerGroup = '$Default'): Promise<string[]> {
+  const target = hubTarget(connectionString, eventHubName);
+  const retryOptions = { ...TUNED_RETRY, maxRetries: 3 };
+  let client: EventHubConsumerClient;
+  try {
+    client = eventHubName ? new EventHubConsumerClient(consumerGroup, connectionString, eventHubName, { retryOptions }) : new EventHubConsumerClient(consumerGroup, connectionString, { retryOptions });
+  } catch (err) {
+    throw hubError(err, 'cannot create the Event Hubs client');
+  }
+  try {
+    return await client.getPartitionIds({ abortSignal: AbortSignal.timeout(20_000) });
+  } catch (err) {
+    throw hubError(err, `cannot reach event hub ${target.display}`);
+  } finally {
+    await client.close().catch(() => undefined);
+  }
 }
 
 /** Whether an uncaught error comes from the SDK/AMQP stack (rhea, rhea-promise, @azure/*). */

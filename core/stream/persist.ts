@@ -14,8 +14,8 @@
 import { DuckDBTimestampValue, type DuckDBAppender, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
 import { WorkbenchError } from '../api/errors.ts';
 import { validateDatasetName } from '../data/catalog.ts';
-import { ident, type Workspace } from '../workspace/workspace.ts';
-import { CHECKPOINT_TABLE, Serial, checkpointParams, ensureCheckpointTables, upsertCheckpointSql } from './checkpoint-store.ts';
+import { ident, lit, type Workspace } from '../workspace/workspace.ts';
+import { CHECKPOINT_TABLE, Serial, ensureCheckpointTables, upsertCheckpointRows } from './checkpoint-store.ts';
 import type { DeadLetterReason, SensorContribution } from './api.ts';
 import type { ScorerColumns } from './scorer.ts';
 
@@ -99,6 +99,13 @@ export async function prepareTables(ws: Workspace, key: GroupKey, layout: TableL
       { table: String(prior[0].table_name), model: String(prior[0].model) },
     );
   }
+  const other = await ws.query(
+    `SELECT event_hub, consumer_group FROM ${SUBSCRIPTIONS_TABLE} WHERE lower(table_name) = lower($4) AND NOT (namespace = $1 AND event_hub = $2 AND consumer_group = $3)`,
+    [...params, layout.table],
+  );
+  if (other[0]) {
+    throw new WorkbenchError('INVALID_ARGUMENT', `table '${layout.table}' is fed by consumer group '${String(other[0].consumer_group)}' of hub '${String(other[0].event_hub)}'; choose another table`);
+  }
   const existing = await ws.query(`SELECT column_name FROM information_schema.columns WHERE table_schema = 'main' AND table_name = $t ORDER BY ordinal_position`, { t: layout.table });
   const expected = [...META_BEFORE, ...layout.valueNames, ...META_AFTER];
   if (existing.length && existing.map((r) => String(r.column_name)).join('\u0000') !== expected.join('\u0000')) {
@@ -132,8 +139,11 @@ export interface ScoredRow extends EventOrigin {
   time: number;
   values: Record<string, number | string | boolean | null | undefined>;
   score: number | null;
+  threshold: number;
   anomaly: boolean;
   alarm: boolean;
+  /** An alarm was raised at this event. */
+  raised: boolean;
 }
 
 export interface DeadRow extends EventOrigin {
@@ -316,18 +326,58 @@ export class Writer {
     this.appenders = null;
   }
 
+  /**
+   * One transaction for all `works`, in two round trips: BEGIN (with the deletion of the state
+   * entries being replaced), then, after the appenders flushed rows and state, one script that
+   * checks every partition's stored position, moves the positions and commits. The check raises an error when a position moved; then
+   * the positions are read, the moved partitions are answered 'conflict', and the rest is
+   * committed again. Works of one partition arrive in order, each starting where the one
+   * before it ends.
+   */
   private async commit(works: PartitionWork[]): Promise<WorkResult[]> {
+    const k = this.key;
+    const firstExpected = new Map<string, number>();
+    const chainEnd = new Map<string, number>();
+    const results = works.map((w): WorkResult => {
+      const prev = chainEnd.get(w.partitionId);
+      if (prev !== undefined && prev !== w.expectedStored) return 'conflict';
+      if (prev === undefined) firstExpected.set(w.partitionId, w.expectedStored);
+      chainEnd.set(w.partitionId, Math.max(w.expectedStored, w.lastSequenceNumber));
+      return 'committed';
+    });
+    const ok = works.filter((_, i) => results[i] === 'committed');
+    try {
+      await this.transaction(ok, firstExpected);
+      return results;
+    } catch (err) {
+      if (!String((err as Error).message).includes(CONFLICT)) throw err;
+    }
+    // Rare: another consumer stored some partition meanwhile. Find which, commit the others.
+    const rows = (await this.con.runAndReadAll(`SELECT partition_id, stored_sequence_number FROM ${CHECKPOINT_TABLE} WHERE namespace = $1 AND event_hub = $2 AND consumer_group = $3`, [k.fullyQualifiedNamespace, k.eventHubName, k.consumerGroup])).getRows();
+    const stored = new Map(rows.map((r) => [String(r[0]), Number(r[1])]));
+    const moved = new Set([...firstExpected].filter(([pid, e]) => (stored.get(pid) ?? -1) !== e).map(([pid]) => pid));
+    const keep = works.map((w, i) => results[i] === 'committed' && !moved.has(w.partitionId));
+    const retry = works.filter((_, i) => keep[i]);
+    const sub = retry.length ? await this.commit(retry) : [];
+    let j = 0;
+    return works.map((_, i) => (keep[i] ? sub[j++]! : 'conflict'));
+  }
+
+  private async transaction(ok: PartitionWork[], firstExpected: Map<string, number>): Promise<void> {
     const app = await this.ensureAppenders();
     const k = this.key;
     const now = Date.now();
-    await this.con.run('BEGIN TRANSACTION');
+    const keyWhere = `namespace = ${lit(k.fullyQualifiedNamespace)} AND event_hub = ${lit(k.eventHubName)} AND consumer_group = ${lit(k.consumerGroup)}`;
+    // Old versions of the state entries saved here go first, so the appended ones replace them.
+    const begin = ['BEGIN TRANSACTION'];
+    for (const w of ok) {
+      const keys = (w.snapshot ?? []).map((x) => lit(x.key));
+      for (let i = 0; i < keys.length; i += 1000) {
+        begin.push(`DELETE FROM ${STATE_TABLE} WHERE ${keyWhere} AND partition_id = ${lit(w.partitionId)} AND key IN (${keys.slice(i, i + 1000).join(', ')})`);
+      }
+    }
     try {
-      const stored = new Map<string, number>();
-      const rows = (await this.con.runAndReadAll(`SELECT partition_id, stored_sequence_number FROM ${CHECKPOINT_TABLE} WHERE namespace = $1 AND event_hub = $2 AND consumer_group = $3`, [k.fullyQualifiedNamespace, k.eventHubName, k.consumerGroup])).getRows();
-      for (const r of rows) stored.set(String(r[0]), Number(r[1]));
-      // Two works of one partition in one commit cannot happen: a partition waits for its commit.
-      const results = works.map((w): WorkResult => ((stored.get(w.partitionId) ?? -1) === w.expectedStored ? 'committed' : 'conflict'));
-      const ok = works.filter((_, i) => results[i] === 'committed');
+      await this.con.run(begin.join(';\n'));
       const l = this.layout;
       const storedAt = ts(now);
       for (const w of ok) {
@@ -396,50 +446,63 @@ export class Writer {
           a.endRow();
         }
       }
-      app.scored.flushSync();
-      app.dead.flushSync();
-      app.alarms.flushSync();
+      let states = 0;
       for (const w of ok) {
-        if (!w.snapshot?.length) continue;
-        const keys = w.snapshot.map((s) => s.key);
-        for (let i = 0; i < keys.length; i += 1000) {
-          const part = keys.slice(i, i + 1000);
-          await this.con.run(
-            `DELETE FROM ${STATE_TABLE} WHERE namespace = $1 AND event_hub = $2 AND consumer_group = $3 AND partition_id = $4 AND key IN (${part.map((_, j) => `$${5 + j}`).join(', ')})`,
-            [k.fullyQualifiedNamespace, k.eventHubName, k.consumerGroup, w.partitionId, ...part],
-          );
-        }
-        for (const s of w.snapshot) {
+        for (const x of w.snapshot ?? []) {
           const a = app.state;
           a.appendVarchar(k.fullyQualifiedNamespace);
           a.appendVarchar(k.eventHubName);
           a.appendVarchar(k.consumerGroup);
           a.appendVarchar(w.partitionId);
-          a.appendVarchar(s.key);
-          a.appendVarchar(s.value);
+          a.appendVarchar(x.key);
+          a.appendVarchar(x.value);
           a.endRow();
+          states++;
         }
       }
-      app.state.flushSync();
-      if (ok.length) {
-        const cps = ok.map((w) => ({
-          partitionId: w.partitionId,
-          // −1 leaves the reading position where it is (positions only move forward).
-          sequenceNumber: w.snapshot ? w.lastSequenceNumber : -1,
-          offset: w.snapshot ? w.lastOffset : '-1',
-          storedSequenceNumber: w.lastSequenceNumber,
-        }));
-        await this.con.run(upsertCheckpointSql(cps.length), checkpointParams(cps, k));
+      app.scored.flushSync();
+      app.dead.flushSync();
+      app.alarms.flushSync();
+      if (states) app.state.flushSync();
+      const script: string[] = [];
+      if (firstExpected.size) {
+        const conds = [...firstExpected].map(([pid, e]) =>
+          e < 0
+            ? `(SELECT count(*) FROM ${CHECKPOINT_TABLE} WHERE ${keyWhere} AND partition_id = ${lit(pid)}) = 0`
+            : `(SELECT count(*) FROM ${CHECKPOINT_TABLE} WHERE ${keyWhere} AND partition_id = ${lit(pid)} AND stored_sequence_number = ${e}) = 1`,
+        );
+        script.push(`SELECT CASE WHEN NOT (${conds.join(' AND ')}) THEN error('${CONFLICT}') END`);
       }
-      await this.con.run('COMMIT');
-      return results;
+      // One checkpoint row per partition (an upsert may not touch a row twice): the furthest stored
+      // position, and the reading position of the latest snapshot (−1 leaves it where it is).
+      const cpOf = new Map<string, { partitionId: string; sequenceNumber: number; offset: string; storedSequenceNumber: number }>();
+      for (const w of ok) {
+        const cp = cpOf.get(w.partitionId) ?? { partitionId: w.partitionId, sequenceNumber: -1, offset: '-1', storedSequenceNumber: -1 };
+        cp.storedSequenceNumber = Math.max(cp.storedSequenceNumber, w.lastSequenceNumber);
+        if (w.snapshot && w.lastSequenceNumber >= cp.sequenceNumber) {
+          cp.sequenceNumber = w.lastSequenceNumber;
+          cp.offset = w.lastOffset;
+        }
+        cpOf.set(w.partitionId, cp);
+      }
+      if (cpOf.size) script.push(upsertCheckpointLiteral([...cpOf.values()], k));
+      script.push('COMMIT');
+      await this.con.run(script.join(';\n'));
     } catch (err) {
-      await this.con.run('ROLLBACK').catch(() => undefined);
-      // Rows may be left in an appender whose flush failed; start the next attempt clean.
-      // A write-write conflict with another writer is retried: the stored-position check then
-      // tells which partition really moved on.
+      // Closing an appender flushes what it holds: close them while the failed transaction is still
+      // open, so that ROLLBACK discards those rows too (closed after it, they would autocommit).
       this.dropAppenders();
+      await this.con.run('ROLLBACK').catch(() => undefined);
       throw err;
     }
   }
+}
+
+/** Raised inside a commit script when a partition's stored position is not the expected one. */
+const CONFLICT = 'fleetlens-stream-conflict';
+
+/** The checkpoint upsert with the values inlined (scripts of several statements take no parameters). */
+function upsertCheckpointLiteral(rows: { partitionId: string; sequenceNumber: number; offset: string; storedSequenceNumber: number }[], key: GroupKey): string {
+  const head = `${lit(key.fullyQualifiedNamespace)}, ${lit(key.eventHubName)}, ${lit(key.consumerGroup)}`;
+  return upsertCheckpointRows(rows.map((r) => `(${head}, ${lit(r.partitionId)}, ${Math.trunc(r.sequenceNumber)}, ${lit(r.offset)}, ${Math.trunc(r.storedSequenceNumber)}, now()::TIMESTAMP)`));
 }

@@ -6,6 +6,9 @@
  * live-vs-batch check all drive the very same code. Fed a device's events in time
  * order, the scores equal the batch scores of the same rows (tests/stream/live-vs-batch).
  *
+ * A per-group model (a parent run routing each value of a column to a child run's model,
+ * with a global fallback) is scored by routing each record the same way batch scoring does.
+ *
  * State is kept per group (featurizer) and per device (last time, alarm window) under
  * string keys, so the pipeline can persist exactly the entries that changed and load
  * the ones it lacks.
@@ -18,6 +21,26 @@ import { detectorFromJSON } from '../models/registry.ts';
 import type { RunModel } from '../models/train.ts';
 import type { AlarmRule, DeadLetterReason, SensorContribution } from './api.ts';
 
+/** One trained model: what a record is scored with. */
+export interface LiveEngine {
+  runId: string;
+  model: RunModel;
+}
+
+/** What a stream scores with: one run's model, or a per-group parent's routing over child models. */
+export type LiveModel =
+  | { kind: 'single'; engine: LiveEngine }
+  | {
+      kind: 'per-group';
+      /** Column whose value picks the child model. */
+      column: string;
+      routes: Record<string, LiveEngine>;
+      /** Global model for small and unseen groups; null when none finished. */
+      fallback: LiveEngine | null;
+      /** Values known from training that the fallback serves. */
+      fallbackGroups: string[];
+    };
+
 export interface ScorerOptions {
   /** Event JSON path → model column; unmapped columns are read from the field of the same name. */
   mapping?: Record<string, string>;
@@ -29,6 +52,12 @@ export interface ScorerOptions {
   alarmRule?: AlarmRule;
   /** When given, devices outside it are dead-lettered as unknown_device. */
   knownDevices?: ReadonlySet<string> | null;
+  /**
+   * Per-group models, a value the model was not trained on: scored by the fallback model
+   * (`fallback`, the batch behaviour) or dead-lettered (`dead-letter`). Default `fallback`;
+   * without a fallback model such records are dead-lettered anyway.
+   */
+  unknownGroups?: 'fallback' | 'dead-letter';
   /** Event JSON path of a producer event id used for de-duplication; null = none. */
   dedupeField?: string | null;
   /** Ids remembered for de-duplication; default 50,000. */
@@ -58,6 +87,10 @@ export interface ScoredItem {
   values: OnlineEvent;
   /** Null when fill is 'drop' and a feature is missing (the batch path skips such rows). */
   score: number | null;
+  /** Threshold of the model that scored it. */
+  threshold: number;
+  /** Run whose model scored it (a child run for per-group models). */
+  runId: string;
   anomaly: boolean;
   /** The alarm rule holds at this event. */
   alarm: boolean;
@@ -87,12 +120,11 @@ export interface DuplicateItem {
 export type ItemResult = ScoredItem | DeadItem | DuplicateItem;
 
 /** A decoded event body: its records, or why there are none. */
-export type Decoded = { ok: true; records: unknown[] } | { ok: false; reason: DeadLetterReason; detail: string; text: string };
+export type Decoded = { ok: true; records: unknown[]; array: boolean } | { ok: false; reason: DeadLetterReason; detail: string; text: string };
 
 export interface Scorer {
   readonly columns: ScorerColumns;
-  readonly threshold: number;
-  /** Sensor names of the model. */
+  /** Sensor names of the model(s). */
   readonly sensors: string[];
   /**
    * Validate, featurize and score one record (item `item` of its event body), advancing the
@@ -112,8 +144,12 @@ export interface Scorer {
   takeDirty(): string[];
   /** Drop clean state not used for `idleMs` (it is persisted; it reloads on demand). Returns how many. */
   evictIdle(idleMs: number, now?: number): number;
-  /** Remember ids as seen (after a restart, from storage). */
+  /** Remember ids as seen (after a restart, from storage; or ids of undecodable events). */
   seedSeen(ids: Iterable<string>): void;
+  /** Whether an id is among the remembered ones (always false without a dedupe field). */
+  isSeen(id: string): boolean;
+  /** Keys changed since the last takeDirty. */
+  dirtyCount(): number;
   /** Entries in memory: groups and devices. */
   size(): { groups: number; devices: number };
 }
@@ -154,13 +190,13 @@ export function decodeBody(body: unknown): Decoded {
   let value: unknown = body;
   let text: string;
   if (body instanceof Uint8Array) {
-    const buf = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+    const buf = Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
     text = buf.toString('utf8');
-    // Lossy decoding would hide the real bytes in the dead-letter table.
-    if (!Buffer.from(text, 'utf8').equals(buf)) text = 'base64:' + buf.toString('base64');
     try {
       value = JSON.parse(text);
     } catch {
+      // Lossy decoding (U+FFFD for bad bytes) would hide the real bytes in the dead-letter table.
+      if (text.includes('\uFFFD') && !Buffer.from(text, 'utf8').equals(buf)) text = 'base64:' + buf.toString('base64');
       return { ok: false, reason: 'invalid_json', detail: 'the body is not valid JSON', text };
     }
   } else if (typeof body === 'string') {
@@ -175,9 +211,9 @@ export function decodeBody(body: unknown): Decoded {
   }
   if (Array.isArray(value)) {
     if (value.length === 0) return { ok: false, reason: 'not_an_object', detail: 'the body is an empty array', text };
-    return { ok: true, records: value };
+    return { ok: true, records: value, array: true };
   }
-  if (typeof value === 'object' && value !== null) return { ok: true, records: [value] };
+  if (typeof value === 'object' && value !== null) return { ok: true, records: [value], array: false };
   return { ok: false, reason: 'not_an_object', detail: `the body is a JSON ${value === null ? 'null' : typeof value}, not an object`, text };
 }
 
@@ -212,11 +248,37 @@ interface DeviceEntry {
 
 const DEFAULT_DEDUPE = 50_000;
 
-/** Which columns a model reads, given the device column. */
-export function scorerColumns(model: RunModel, deviceColumn: string | null): ScorerColumns {
-  const r = model.recipe;
-  const all = [...new Set([...r.recipe.sensors, ...r.recipe.categoricals, r.columns.time, ...r.columns.groups, ...(deviceColumn ? [deviceColumn] : [])])];
-  return { time: r.columns.time, groups: r.columns.groups, sensors: r.recipe.sensors, categoricals: r.recipe.categoricals, device: deviceColumn, all };
+/** The engines of a live model, routes first, fallback last. */
+export function enginesOf(m: LiveModel): LiveEngine[] {
+  return m.kind === 'single' ? [m.engine] : [...Object.values(m.routes), ...(m.fallback ? [m.fallback] : [])];
+}
+
+/** Accept a bare RunModel as a single-model LiveModel. */
+export function asLiveModel(m: RunModel | LiveModel, runId = ''): LiveModel {
+  return 'kind' in m ? m : { kind: 'single', engine: { runId, model: m } };
+}
+
+/**
+ * Which columns a model reads, given the device column: the union over its engines (their
+ * sensors, categoricals, time and group columns) plus the routing and device columns.
+ * Engines of one model must share the time column and group columns.
+ */
+export function scorerColumns(model: RunModel | LiveModel, deviceColumn: string | null): ScorerColumns {
+  const live = asLiveModel(model);
+  const engines = enginesOf(live);
+  if (engines.length === 0) throw new WorkbenchError('MODEL_FAILED', 'the per-group model has no finished child model');
+  const first = engines[0]!.model.recipe;
+  for (const e of engines) {
+    const c = e.model.recipe.columns;
+    if (c.time !== first.columns.time || c.groups.join('\u0000') !== first.columns.groups.join('\u0000')) {
+      throw new WorkbenchError('MODEL_FAILED', `the models of run ${e.runId} order rows differently (time or group columns) from the others`);
+    }
+  }
+  const sensors = [...new Set(engines.flatMap((e) => e.model.recipe.recipe.sensors))];
+  const categoricals = [...new Set(engines.flatMap((e) => e.model.recipe.recipe.categoricals))];
+  const route = live.kind === 'per-group' ? [live.column] : [];
+  const all = [...new Set([...sensors, ...categoricals, first.columns.time, ...first.columns.groups, ...route, ...(deviceColumn ? [deviceColumn] : [])])];
+  return { time: first.columns.time, groups: first.columns.groups, sensors, categoricals, device: deviceColumn, all };
 }
 
 /** Feature name → the sensor or categorical column it derives from. */
@@ -258,28 +320,56 @@ function columnPaths(columns: ScorerColumns, mapping: Record<string, string> | u
   return out;
 }
 
-/** Build a scorer for a run's model. Throws MODEL_FAILED when the detector cannot be loaded. */
-export function createScorer(model: RunModel, opts: ScorerOptions): Scorer {
-  let detector: Detector;
-  try {
-    detector = detectorFromJSON(model.detector);
-  } catch (err) {
-    throw new WorkbenchError('MODEL_FAILED', `cannot load the model's detector: ${(err as Error).message}`);
+interface Engine {
+  runId: string;
+  fitted: RunModel['recipe'];
+  detector: Detector;
+  threshold: number;
+  sources: Map<string, string>;
+  /** Prefix of this engine's group state keys (per-group models keep one featurizer per child). */
+  prefix: string;
+}
+
+/**
+ * Build a scorer for a run's model (or a per-group model). Throws MODEL_FAILED when a detector
+ * cannot be loaded, INVALID_ARGUMENT for a bad mapping or alarm rule.
+ */
+export function createScorer(model: RunModel | LiveModel, opts: ScorerOptions): Scorer {
+  const live = asLiveModel(model);
+  const columns = scorerColumns(live, opts.deviceColumn);
+  const engineOf = (e: LiveEngine, perGroup: boolean): Engine => {
+    let detector: Detector;
+    try {
+      detector = detectorFromJSON(e.model.detector);
+    } catch (err) {
+      throw new WorkbenchError('MODEL_FAILED', `cannot load the detector of run ${e.runId || '(model)'}: ${(err as Error).message}`);
+    }
+    return { runId: e.runId, fitted: e.model.recipe, detector, threshold: e.model.threshold, sources: featureSources(e.model), prefix: perGroup ? `g:${e.runId}|` : 'g:' };
+  };
+  const routes = new Map<string, Engine>();
+  let fallback: Engine | null = null;
+  let single: Engine | null = null;
+  let fallbackGroups = new Set<string>();
+  if (live.kind === 'single') {
+    single = engineOf(live.engine, false);
+  } else {
+    for (const [v, e] of Object.entries(live.routes)) routes.set(v, engineOf(e, true));
+    fallback = live.fallback ? engineOf(live.fallback, true) : null;
+    fallbackGroups = new Set(live.fallbackGroups);
   }
-  const columns = scorerColumns(model, opts.deviceColumn);
+  const routePath = live.kind === 'per-group' ? compilePath(live.column) : null;
+  const routeIsDevice = live.kind === 'per-group' && live.column === opts.deviceColumn;
+  const unknownGroups = opts.unknownGroups ?? 'fallback';
   const paths = columnPaths(columns, opts.mapping);
   const rule = checkAlarmRule(opts.alarmRule);
-  const fitted = model.recipe;
-  const threshold = model.threshold;
-  const sources = featureSources(model);
   const dedupePath = opts.dedupeField ? compilePath(opts.dedupeField) : null;
   const dedupeCap = opts.dedupeWindow ?? DEFAULT_DEDUPE;
   const known = opts.knownDevices ?? null;
   const sensorSet = new Set(columns.sensors);
-  const textCols = columns.all.filter((c) => !sensorSet.has(c) && c !== columns.time);
   const timePath = paths.get(columns.time)!;
   const devicePath = columns.device ? paths.get(columns.device)! : null;
   const groupPaths = columns.groups.map((c) => paths.get(c)!);
+  const mappedRoute = routePath ? paths.get(live.kind === 'per-group' ? live.column : '')! : null;
 
   const groups = new Map<string, GroupEntry>();
   const devices = new Map<string, DeviceEntry>();
@@ -305,12 +395,27 @@ export function createScorer(model: RunModel, opts: ScorerOptions): Scorer {
   const groupKeyOf = (record: unknown): string => JSON.stringify(groupPaths.map((p) => text(readPath(record, p))));
   const deviceOf = (record: unknown, groupKey: string): string => (devicePath ? text(readPath(record, devicePath)) ?? '' : groupKey);
 
+  /** The engine for a record, or why there is none. */
+  const route = (record: unknown): Engine | { reason: DeadLetterReason; detail: string } => {
+    if (single) return single;
+    const v = text(readPath(record, mappedRoute!)) ?? '';
+    const e = routes.get(v);
+    if (e) return e;
+    const knownValue = fallbackGroups.has(v);
+    if (fallback && (knownValue || unknownGroups === 'fallback')) return fallback;
+    const what = routeIsDevice ? 'device' : `${mappedRoute!.text} value`;
+    return {
+      reason: routeIsDevice ? 'unknown_device' : 'unknown_group',
+      detail: fallback ? `${what} '${v}' has no model of its own` : `${what} '${v}' has no model and there is no fallback model`,
+    };
+  };
+
   const newDevice = (now: number): DeviceEntry => ({ last: -Infinity, flags: [], inAlarm: false, used: now });
 
-  const explainSensors = (contribs: Contribution[]): SensorContribution[] => {
+  const explainSensors = (eng: Engine, contribs: Contribution[]): SensorContribution[] => {
     const by = new Map<string, number>();
     for (const c of contribs) {
-      const s = sources.get(c.feature) ?? c.feature;
+      const s = eng.sources.get(c.feature) ?? c.feature;
       by.set(s, (by.get(s) ?? 0) + c.weight);
     }
     return [...by.entries()].map(([sensor, weight]) => ({ sensor, weight })).sort((a, b) => b.weight - a.weight).slice(0, 3);
@@ -353,20 +458,22 @@ export function createScorer(model: RunModel, opts: ScorerOptions): Scorer {
     if (Number.isNaN(time)) return dead('bad_timestamp', `field '${timePath.text}' is ${JSON.stringify(rawTime)?.slice(0, 60)}, not a ${opts.temporal ? 'date-time' : 'number'}`, eventId, device);
     values[columns.time] = rawTime as string | number;
     if (known && !known.has(device)) return dead('unknown_device', `device '${device}' is not one the model knows`, eventId, device);
+    const eng = route(record);
+    if (!('runId' in eng)) return dead(eng.reason, eng.detail, eventId, device);
     const now = Date.now();
     const dkey = 'd:' + device;
     let dev = devices.get(dkey);
     if (!dev) devices.set(dkey, (dev = newDevice(now)));
     if (time < dev.last) return dead('out_of_order', `time ${String(rawTime)} is before the device's previous event`, eventId, device);
 
-    const gkey = 'g:' + groupKey;
+    const gkey = eng.prefix + groupKey;
     let g = groups.get(gkey);
-    if (!g) groups.set(gkey, (g = { f: createOnlineFeaturizer(fitted), used: now }));
+    if (!g) groups.set(gkey, (g = { f: createOnlineFeaturizer(eng.fitted), used: now }));
     const res = g.f.push(values);
     g.used = now;
     dirty.add(gkey);
-    const score = res.dropped ? null : detector.scoreRow(res.features);
-    const anomaly = score !== null && score >= threshold;
+    const score = res.dropped ? null : eng.detector.scoreRow(res.features);
+    const anomaly = score !== null && score >= eng.threshold;
     dev.flags.push(anomaly ? 1 : 0);
     if (dev.flags.length > rule.n) dev.flags.shift();
     let hits = 0;
@@ -381,17 +488,25 @@ export function createScorer(model: RunModel, opts: ScorerOptions): Scorer {
     let contributions: Contribution[] | null = null;
     let sensors: SensorContribution[] | null = null;
     if (raised && score !== null) {
-      contributions = detector.explain(res.features, 8);
-      sensors = explainSensors(contributions);
+      contributions = eng.detector.explain(res.features, 8);
+      sensors = explainSensors(eng, contributions);
     }
-    return { kind: 'scored', item, eventId, device, time, values, score, anomaly, alarm, raised, contributions, sensors };
+    return { kind: 'scored', item, eventId, device, time, values, score, threshold: eng.threshold, runId: eng.runId, anomaly, alarm, raised, contributions, sensors };
   }
 
   function keysOf(record: unknown): string[] {
     if (typeof record !== 'object' || record === null || Array.isArray(record)) return [];
     const gk = groupKeyOf(record);
-    return ['g:' + gk, 'd:' + deviceOf(record, gk)];
+    const eng = route(record);
+    const device = 'd:' + deviceOf(record, gk);
+    return 'runId' in eng ? [eng.prefix + gk, device] : [device];
   }
+
+  const fittedOf = (key: string): RunModel['recipe'] | null => {
+    if (single) return single.fitted;
+    for (const e of [...routes.values(), ...(fallback ? [fallback] : [])]) if (key.startsWith(e.prefix)) return e.fitted;
+    return null;
+  };
 
   function exportState(key: string): string | undefined {
     if (key.startsWith('g:')) {
@@ -406,6 +521,8 @@ export function createScorer(model: RunModel, opts: ScorerOptions): Scorer {
     const parsed: unknown = JSON.parse(json);
     const now = Date.now();
     if (key.startsWith('g:')) {
+      const fitted = fittedOf(key);
+      if (!fitted) throw new WorkbenchError('INVALID_ARGUMENT', `state '${key}' belongs to no model of this stream`);
       const f = createOnlineFeaturizer(fitted);
       f.restore(parsed);
       groups.set(key, { f, used: now });
@@ -432,7 +549,6 @@ export function createScorer(model: RunModel, opts: ScorerOptions): Scorer {
 
   return {
     columns,
-    threshold,
     sensors: columns.sensors,
     process,
     keysOf,
@@ -444,6 +560,8 @@ export function createScorer(model: RunModel, opts: ScorerOptions): Scorer {
     seedSeen: (ids) => {
       for (const id of ids) remember(id);
     },
+    isSeen: (id) => dedupePath !== null && seen.has(id),
+    dirtyCount: () => dirty.size,
     size: () => ({ groups: groups.size, devices: devices.size }),
   };
 }

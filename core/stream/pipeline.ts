@@ -1,0 +1,833 @@
+/**
+ * A live subscription (issue #7): the real EventHubConsumerClient with the workspace
+ * checkpoint store, one scorer per owned partition, and the group-commit writer.
+ *
+ * Per partition, a batch goes: decode → load the state entries it needs → score
+ * (synchronously) → commit rows, dead letters, alarms and the new stored position in
+ * one transaction → figures, alerts, charts. A partition waits for its commit before
+ * taking the next batch, so its in-memory state always equals "every stored event".
+ *
+ * Restart: every few seconds (and on close) a partition also saves the state entries
+ * that changed and moves its reading position there. After a crash the SDK resumes at
+ * that position; events up to the stored position are replayed through the scorer to
+ * rebuild the state, without storing anything twice; later events are processed
+ * normally. So nothing is lost, nothing is stored twice, and scores continue exactly
+ * as if there had been no crash.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import {
+  CloseReason,
+  EventHubConsumerClient,
+  earliestEventPosition,
+  latestEventPosition,
+  type PartitionContext,
+  type ReceivedEventData,
+  type Subscription,
+} from '@azure/event-hubs';
+import { WorkbenchError, serializeError } from '../api/errors.ts';
+import type { ExperimentStore } from '../experiments/store.ts';
+import { isTemporalType } from '../data/roles.ts';
+import type { RunModel } from '../models/train.ts';
+import { ident, type Workspace } from '../workspace/workspace.ts';
+import type { AlarmRule, DeviceSeries, PartitionStatus, StartPosition, StreamAlert, StreamState, StreamStatus } from './api.ts';
+import { WorkspaceCheckpointStore } from './checkpoint-store.ts';
+import { TUNED_RETRY, hubError, hubTarget, probeHub, scrub, type HubTarget } from './eventhub.ts';
+import { LatencyHistogram, LiveWindow } from './metrics.ts';
+import { Writer, prepareTables, tableLayout, tableTotals, type AlarmRow, type GroupKey, type PartitionWork, type TableLayout } from './persist.ts';
+import { createScorer, decodeBody, enginesOf, type LiveModel, type Scorer, type ScorerOptions } from './scorer.ts';
+import type { PerGroupModel } from '../experiments/orchestrate.ts';
+
+/** A run's model with what live scoring needs to know about its training data. */
+export interface ResolvedModel {
+  runId: string;
+  /** The model, or a per-group parent's routing over its children's models. */
+  live: LiveModel;
+  /** Model-side column naming the device, or null (the group key stands in). */
+  deviceColumn: string | null;
+  /** Whether the time axis is a date-time. */
+  temporal: boolean;
+  /** Training dataset (may no longer exist). */
+  dataset: string;
+}
+
+/**
+ * Load a run's model artifact and what its training data says about devices and time.
+ * NOT_FOUND for an unknown run or one without a model (registry references are resolved
+ * to run ids by the caller).
+ */
+export async function resolveModel(store: ExperimentStore, ref: string, deviceField?: string): Promise<ResolvedModel> {
+  if (typeof ref !== 'string' || ref.trim() === '') throw new WorkbenchError('INVALID_ARGUMENT', 'model must be a run id');
+  const run = await store.getRun(ref);
+  const load = async (runId: string): Promise<unknown> => {
+    try {
+      return await store.artifact(runId, 'model');
+    } catch {
+      throw new WorkbenchError('NOT_FOUND', `run ${runId} has no model (status ${(await store.getRun(runId)).status}); train it to the end first`, { runId });
+    }
+  };
+  const art = (await load(ref)) as RunModel | PerGroupModel;
+  let live: LiveModel;
+  if ('kind' in art && art.kind === 'per-group') {
+    const routes: Record<string, { runId: string; model: RunModel }> = {};
+    for (const [v, id] of Object.entries(art.routes)) routes[v] = { runId: id, model: (await load(id)) as RunModel };
+    const fallback = art.fallback ? { runId: art.fallback, model: (await load(art.fallback)) as RunModel } : null;
+    live = { kind: 'per-group', column: art.column, routes, fallback, fallbackGroups: art.fallbackGroups };
+  } else {
+    live = { kind: 'single', engine: { runId: ref, model: art as RunModel } };
+  }
+  const first = enginesOf(live)[0];
+  if (!first) throw new WorkbenchError('MODEL_FAILED', `per-group run ${ref} has no finished child model`);
+  const cols = run.fingerprint?.columns ?? [];
+  const timeCol = cols.find((c) => c.name === first.model.recipe.columns.time);
+  const deviceRole = cols.find((c) => c.role === 'device')?.name ?? null;
+  const deviceColumn = deviceField ?? deviceRole ?? first.model.recipe.columns.groups[0] ?? null;
+  return { runId: ref, live, deviceColumn, temporal: timeCol ? isTemporalType(timeCol.type) : true, dataset: run.dataset };
+}
+
+/**
+ * How unknown devices are treated. Per-device models (the device column routes a per-group model,
+ * or is one-hot encoded) dead-letter them by default; others accept them.
+ */
+function unknownMode(rm: ResolvedModel, mode: 'accept' | 'dead-letter' | undefined): 'accept' | 'dead-letter' {
+  if (mode !== undefined && mode !== 'accept' && mode !== 'dead-letter') throw new WorkbenchError('INVALID_ARGUMENT', `unknownDevices must be 'accept' or 'dead-letter', got '${String(mode)}'`);
+  const dev = rm.deviceColumn;
+  const perDevice = dev !== null && (rm.live.kind === 'per-group' ? rm.live.column === dev : rm.live.engine.model.recipe.recipe.categoricals.includes(dev));
+  return mode ?? (perDevice ? 'dead-letter' : 'accept');
+}
+
+/** Per-group models: what becomes of group values without a model of their own. */
+export function unknownGroups(rm: ResolvedModel, mode: 'accept' | 'dead-letter' | undefined): 'fallback' | 'dead-letter' {
+  return rm.live.kind === 'per-group' && rm.live.column === rm.deviceColumn && unknownMode(rm, mode) === 'dead-letter' ? 'dead-letter' : 'fallback';
+}
+
+/**
+ * The devices a model accepts when unknown devices are dead-lettered, or null to accept all.
+ * Models with the device one-hot encoded know their training categories; per-group models routed
+ * by device decide in the scorer; otherwise the training dataset's devices are read
+ * (INVALID_ARGUMENT when it is gone).
+ */
+export async function knownDevices(ws: Workspace, rm: ResolvedModel, mode: 'accept' | 'dead-letter' | undefined): Promise<Set<string> | null> {
+  const dev = rm.deviceColumn;
+  if (unknownMode(rm, mode) === 'accept') return null;
+  if (!dev) throw new WorkbenchError('INVALID_ARGUMENT', 'unknown devices cannot be told apart: the model has no device column; set deviceField');
+  // A per-group model routed by device knows its devices itself (routes and fallback groups).
+  if (rm.live.kind === 'per-group' && rm.live.column === dev) return null;
+  const oneHot = rm.live.kind === 'single' ? rm.live.engine.model.recipe.categories.find((c) => c.column === dev) : undefined;
+  if (oneHot) return new Set(oneHot.values);
+  try {
+    const rows = await ws.query(`SELECT DISTINCT ${ident(dev)}::VARCHAR AS d FROM ${ident(rm.dataset)} WHERE ${ident(dev)} IS NOT NULL`);
+    return new Set(rows.map((r) => String(r.d)));
+  } catch {
+    throw new WorkbenchError('INVALID_ARGUMENT', `cannot list the known devices: training dataset '${rm.dataset}' or its column '${dev}' is gone; use unknownDevices 'accept'`);
+  }
+}
+
+export interface PipelineOptions {
+  workspace: Workspace;
+  /** Held in memory only; never logged. */
+  connectionString: string;
+  eventHubName?: string;
+  /** Default `$Default`. */
+  consumerGroup?: string;
+  /** Default 'checkpoint'. */
+  startPosition?: StartPosition;
+  model: ResolvedModel;
+  mapping?: Record<string, string>;
+  alarmRule?: AlarmRule;
+  knownDevices?: Set<string> | null;
+  /** Per-group models: group values without a model of their own. Default 'fallback'. */
+  unknownGroups?: 'fallback' | 'dead-letter';
+  dedupeField?: string | null;
+  /** Default `live_scores`. */
+  table?: string;
+  /** Default 1000. */
+  maxBatchSize?: number;
+  /** Owner id in the ownership table. Default: stable per host and workspace, so a restarted process takes its partitions back at once. */
+  ownerId?: string;
+  /** How often a partition saves its scorer state and moves its reading position, ms. Default 5000. */
+  snapshotIntervalMs?: number;
+  /** SDK load balancing: loop interval and ownership expiry, ms. Default 2000 / 10000. */
+  loadBalancing?: { updateIntervalInMs?: number; expirationMs?: number };
+  subscriptionId?: string;
+  /** Called every second with the status, and once when stopped. */
+  onStats?: (s: StreamStatus) => void;
+  /** Called per raised alarm, at most 50 per second. */
+  onAlert?: (a: StreamAlert) => void;
+  /** Called per stored scored event with its end-to-end latency, ms (benchmarks). */
+  onScored?: (latencyMs: number) => void;
+  /** Operational messages (never contain the connection string). */
+  log?: (line: string) => void;
+}
+
+/** Default owner id: the same for a given host and workspace file. */
+export function defaultOwnerId(ws: Workspace): string {
+  if (ws.path === ':memory:') return `fleetlens-${randomUUID()}`;
+  return `fleetlens-${createHash('sha256').update(`${hostname()}|${ws.path}`).digest('hex').slice(0, 16)}`;
+}
+
+const RING_POINTS = 600;
+const RING_DEVICES = 1000;
+const ALERTS_PER_SECOND = 50;
+const STATE_IDLE_MS = 10 * 60_000;
+const DEDUPE_WINDOW = 50_000;
+
+/** The last RING_POINTS scored events of one device, for charts. */
+class DeviceRing {
+  readonly time = new Float64Array(RING_POINTS);
+  readonly score = new Float64Array(RING_POINTS);
+  /** bit 0: anomaly, bit 1: alarm raised. */
+  readonly flags = new Uint8Array(RING_POINTS);
+  readonly values: Float64Array[];
+  n = 0;
+  head = 0;
+  /** Threshold of the model that scored the newest point. */
+  threshold = NaN;
+
+  constructor(sensors: number) {
+    this.values = Array.from({ length: sensors }, () => new Float64Array(RING_POINTS));
+  }
+
+  push(time: number, score: number, flags: number, values: Record<string, unknown>, sensors: string[]): void {
+    const i = this.head;
+    this.time[i] = time;
+    this.score[i] = score;
+    this.flags[i] = flags;
+    for (let s = 0; s < sensors.length; s++) {
+      const v = values[sensors[s]!];
+      this.values[s]![i] = typeof v === 'number' ? v : NaN;
+    }
+    this.head = (i + 1) % RING_POINTS;
+    if (this.n < RING_POINTS) this.n++;
+  }
+
+  /** Index of the k-th newest-but-`count` point: oldest first over the last `count`. */
+  index(k: number, count: number): number {
+    return (this.head - count + k + RING_POINTS * 2) % RING_POINTS;
+  }
+}
+
+interface Runner {
+  partitionId: string;
+  scorer: Scorer;
+  /** Stored position when the partition was taken: events up to it are replayed, not stored. */
+  replayUpTo: number;
+  /** Last event whose results are committed (−1: none). */
+  storedSeq: number;
+  /** Last event covered by submitted work (committed or in flight). */
+  submittedSeq: number;
+  /** Last event run through the scorer (stored, or replayed after a restart) and its offset. */
+  processedSeq: number;
+  processedOffset: string | null;
+  /** Reading resumes after this event once the submitted snapshots commit (−1: start). */
+  readSeq: number;
+  lastSnapshotAt: number;
+  lastEnqueued: number | null;
+  lost: boolean;
+  /** Commits in flight, oldest first. */
+  pending: Promise<void>[];
+  /** The batch being prepared (state loading), if any. */
+  preparing: Promise<void> | null;
+  /** When ownership was last confirmed in the store (ms). */
+  ownerCheckedAt: number;
+}
+
+/**
+ * How often a partition confirms in the store that it still owns the partition, ms. The service
+ * disconnects a reader whose partition was taken over (owner level); the local server does not,
+ * so without this check a consumer would keep reading a partition it lost.
+ */
+const OWNER_CHECK_MS = 2000;
+
+/**
+ * Batches of one partition whose commit may be in flight while the next is scored. Scoring and
+ * committing overlap; the state snapshot of a batch is serialized when the batch is scored, so it
+ * matches that batch's position whatever is scored after it.
+ */
+const MAX_INFLIGHT = 2;
+
+/** A running subscription. Create with {@link StreamPipeline.start}. */
+export class StreamPipeline {
+  readonly id: string;
+  private state: StreamState = 'starting';
+  private readonly startedAt = new Date();
+  private readonly window = new LiveWindow();
+  readonly histogram = new LatencyHistogram();
+  private readonly counts = { received: 0, stored: 0, deadLettered: 0, duplicates: 0, alarms: 0 };
+  private baseTotals = { stored: 0, deadLettered: 0, alarms: 0 };
+  private readonly runners = new Map<string, Runner>();
+  private readonly lastKnown = new Map<string, { stored: number | null; enqueued: number | null }>();
+  private readonly rings = new Map<string, DeviceRing>();
+  private partitionIds: string[] = [];
+  private lastError: StreamStatus['lastError'] = null;
+  private gate: Promise<void> | null = null;
+  private openGate: (() => void) | null = null;
+  private subscription: Subscription | null = null;
+  private client: EventHubConsumerClient | null = null;
+  private store: WorkspaceCheckpointStore | null = null;
+  private writer: Writer | null = null;
+  private statsTimer: NodeJS.Timeout | null = null;
+  private alertSecond = 0;
+  private alertsThisSecond = 0;
+  private stopping: Promise<void> | null = null;
+  private readonly scorerOptions: ScorerOptions;
+  private readonly snapshotMs: number;
+  private key!: GroupKey;
+  private layout!: TableLayout;
+  private sensorNames: string[] = [];
+  private ownerId = '';
+  private defaultThreshold = NaN;
+
+  private constructor(
+    private readonly opts: PipelineOptions,
+    readonly target: HubTarget,
+    readonly consumerGroup: string,
+    readonly table: string,
+  ) {
+    this.id = opts.subscriptionId ?? randomUUID();
+    this.snapshotMs = opts.snapshotIntervalMs ?? 5000;
+    this.scorerOptions = {
+      mapping: opts.mapping,
+      deviceColumn: opts.model.deviceColumn,
+      temporal: opts.model.temporal,
+      alarmRule: opts.alarmRule,
+      knownDevices: opts.knownDevices ?? null,
+      unknownGroups: opts.unknownGroups,
+      dedupeField: opts.dedupeField ?? null,
+      dedupeWindow: DEDUPE_WINDOW,
+    };
+  }
+
+  /**
+   * Validate everything, connect, prepare the tables and start reading. Throws
+   * INVALID_ARGUMENT, EVENTHUB_AUTH or EVENTHUB_FAILED before anything runs in the background.
+   */
+  static async start(opts: PipelineOptions): Promise<StreamPipeline> {
+    const target = hubTarget(opts.connectionString, opts.eventHubName);
+    const consumerGroup = opts.consumerGroup ?? '$Default';
+    if (typeof consumerGroup !== 'string' || consumerGroup.trim() === '') throw new WorkbenchError('INVALID_ARGUMENT', 'consumerGroup must be a non-empty name');
+    const maxBatch = opts.maxBatchSize ?? 1000;
+    if (!Number.isInteger(maxBatch) || maxBatch < 1 || maxBatch > 5000) throw new WorkbenchError('INVALID_ARGUMENT', `maxBatchSize must be a whole number from 1 to 5000, got ${String(maxBatch)}`);
+    const start = opts.startPosition ?? 'checkpoint';
+    if (!['checkpoint', 'earliest', 'latest'].includes(start)) throw new WorkbenchError('INVALID_ARGUMENT', `startPosition must be 'checkpoint', 'earliest' or 'latest', got '${String(start)}'`);
+    const p = new StreamPipeline(opts, target, consumerGroup, opts.table ?? 'live_scores');
+    // Fail fast on a bad mapping, rule or model before connecting.
+    const probe = createScorer(opts.model.live, p.scorerOptions);
+    p.layout = tableLayout(p.table, probe.columns, opts.model.temporal);
+    p.sensorNames = probe.sensors;
+    p.defaultThreshold = enginesOf(opts.model.live)[0]!.model.threshold;
+    try {
+      await p.connect(start, maxBatch);
+    } catch (err) {
+      await p.teardown();
+      throw err;
+    }
+    return p;
+  }
+
+  private log(line: string): void {
+    this.opts.log?.(scrub(line));
+  }
+
+  private noteError(err: unknown, where: string): void {
+    const e = serializeError(err);
+    this.lastError = { ...e, message: scrub(`${where}: ${e.message}`), at: new Date().toISOString() };
+    this.log(`${where}: ${e.message}`);
+  }
+
+  private async connect(start: StartPosition, maxBatch: number): Promise<void> {
+    const ws = this.opts.workspace;
+    const ownerId = this.opts.ownerId ?? defaultOwnerId(ws);
+    this.ownerId = ownerId;
+    this.store = await WorkspaceCheckpointStore.open(ws);
+    const lb = this.opts.loadBalancing ?? {};
+    const clientOpts = {
+      retryOptions: TUNED_RETRY,
+      identifier: ownerId,
+      // Greedy with a short loop: the balanced default claims one partition per 10 s (design doc §9).
+      loadBalancingOptions: { strategy: 'greedy' as const, updateIntervalInMs: lb.updateIntervalInMs ?? 2000, partitionOwnershipExpirationIntervalInMs: lb.expirationMs ?? 10_000 },
+    };
+    try {
+      this.client = this.opts.eventHubName
+        ? new EventHubConsumerClient(this.consumerGroup, this.opts.connectionString, this.opts.eventHubName, this.store, clientOpts)
+        : new EventHubConsumerClient(this.consumerGroup, this.opts.connectionString, this.store, clientOpts);
+    } catch (err) {
+      throw hubError(err, 'cannot create the Event Hubs client');
+    }
+    const client = this.client;
+    this.partitionIds = await probeHub(this.opts.connectionString, this.opts.eventHubName, this.consumerGroup);
+    this.key = { fullyQualifiedNamespace: client.fullyQualifiedNamespace, eventHubName: client.eventHubName, consumerGroup: this.consumerGroup };
+    await prepareTables(ws, this.key, this.layout, this.opts.model.runId);
+    const existing = await this.store.positions(this.key.fullyQualifiedNamespace, this.key.eventHubName, this.key.consumerGroup);
+    if (start === 'earliest' && existing.length) {
+      throw new WorkbenchError('INVALID_ARGUMENT', `consumer group '${this.consumerGroup}' already has checkpoints in this workspace; start from 'checkpoint' to resume, or use another consumer group to read from the start`);
+    }
+    if (start === 'latest') await this.skipToLatest(client);
+    this.baseTotals = await tableTotals(ws, this.layout);
+    for (const p of existing) this.lastKnown.set(p.partitionId, { stored: p.storedSequenceNumber, enqueued: null });
+    this.writer = await Writer.open(ws, this.key, this.layout, (err) => this.noteError(err, 'storing results failed, retrying'));
+    // Our own claims from a previous run of this process are stale: free them so we take them back now.
+    await this.store.abandon(this.key.fullyQualifiedNamespace, this.key.eventHubName, this.key.consumerGroup, ownerId);
+    this.subscription = client.subscribe(
+      {
+        processInitialize: (ctx) => this.initPartition(ctx),
+        processEvents: (events, ctx) => this.processEvents(events, ctx),
+        processError: async (err, ctx) => this.noteError(hubError(err, 'event hub'), ctx.partitionId ? `partition ${ctx.partitionId}` : 'subscription'),
+        processClose: (reason, ctx) => this.closePartition(reason, ctx, ownerId),
+      },
+      {
+        startPosition: start === 'latest' ? latestEventPosition : earliestEventPosition,
+        maxBatchSize: maxBatch,
+        maxWaitTimeInSeconds: 1,
+        prefetchCount: maxBatch * 3,
+        trackLastEnqueuedEventProperties: true,
+        skipParsingBodyAsJson: true,
+      },
+    );
+    this.state = 'running';
+    this.statsTimer = setInterval(() => this.opts.onStats?.(this.status()), 1000);
+    this.statsTimer.unref();
+  }
+
+  /** Move every non-empty partition's positions to its last event: reading starts after it. */
+  private async skipToLatest(client: EventHubConsumerClient): Promise<void> {
+    for (const id of this.partitionIds) {
+      let props;
+      try {
+        props = await client.getPartitionProperties(id, { abortSignal: AbortSignal.timeout(20_000) });
+      } catch (err) {
+        throw hubError(err, `cannot read partition ${id}`);
+      }
+      if (props.isEmpty || props.lastEnqueuedSequenceNumber < 0) continue;
+      await this.store!.updateCheckpoint({ ...this.key, partitionId: id, sequenceNumber: props.lastEnqueuedSequenceNumber, offset: props.lastEnqueuedOffset });
+    }
+  }
+
+  private async initPartition(ctx: PartitionContext): Promise<void> {
+    const id = ctx.partitionId;
+    const pos = (await this.store!.positions(ctx.fullyQualifiedNamespace, ctx.eventHubName, ctx.consumerGroup)).find((p) => p.partitionId === id);
+    const scorer = createScorer(this.opts.model.live, this.scorerOptions);
+    const readSeq = pos?.sequenceNumber ?? -1;
+    if (this.scorerOptions.dedupeField && readSeq >= 0) scorer.seedSeen(await this.writer!.recentIds(id, readSeq, DEDUPE_WINDOW));
+    this.runners.set(id, {
+      partitionId: id,
+      scorer,
+      replayUpTo: pos?.storedSequenceNumber ?? -1,
+      storedSeq: pos?.storedSequenceNumber ?? -1,
+      submittedSeq: pos?.storedSequenceNumber ?? -1,
+      processedSeq: readSeq,
+      processedOffset: null,
+      readSeq,
+      lastSnapshotAt: 0,
+      lastEnqueued: null,
+      lost: false,
+      pending: [],
+      preparing: null,
+      ownerCheckedAt: Date.now(),
+    });
+    this.log(`partition ${id}: reading after sequence ${readSeq}, stored up to ${pos?.storedSequenceNumber ?? -1}`);
+  }
+
+  private async processEvents(events: ReceivedEventData[], ctx: PartitionContext): Promise<void> {
+    const r = this.runners.get(ctx.partitionId);
+    // Without a runner (initialization failed) nothing can be stored safely: stop the partition; it is claimed again later.
+    if (!r) throw new WorkbenchError('INTERNAL', `partition ${ctx.partitionId} is not initialized`);
+    const last = ctx.lastEnqueuedEventProperties?.sequenceNumber;
+    if (typeof last === 'number') r.lastEnqueued = last;
+    while (this.gate) await this.gate;
+    if (this.state === 'stopping' || this.state === 'stopped') return;
+    while (r.pending.length >= MAX_INFLIGHT) await r.pending[0];
+    if (!r.lost && Date.now() - r.ownerCheckedAt >= OWNER_CHECK_MS && this.store) {
+      r.ownerCheckedAt = Date.now();
+      const o = (await this.store.listOwnership(ctx.fullyQualifiedNamespace, ctx.eventHubName, ctx.consumerGroup)).find((x) => x.partitionId === r.partitionId);
+      if (o && o.ownerId !== '' && o.ownerId !== this.ownerId) r.lost = true;
+    }
+    if (r.lost) throw new WorkbenchError('INTERNAL', `partition ${r.partitionId} was taken over by another consumer`);
+    const job = this.runBatch(r, events);
+    r.preparing = job.catch(() => undefined);
+    try {
+      await job;
+    } finally {
+      r.preparing = null;
+    }
+  }
+
+  private snapshot(r: Runner): { key: string; value: string }[] {
+    const out: { key: string; value: string }[] = [];
+    for (const key of r.scorer.takeDirty()) {
+      const value = r.scorer.exportState(key);
+      if (value !== undefined) out.push({ key, value });
+    }
+    return out;
+  }
+
+  /** Score a batch and submit its work; the commit completes in the background (see MAX_INFLIGHT). */
+  private async runBatch(r: Runner, events: ReceivedEventData[]): Promise<void> {
+    const now = Date.now();
+    const fresh = events.filter((e) => e.sequenceNumber > r.processedSeq);
+    if (fresh.length === 0) {
+      // Idle: still save changed state now and then, so a restart replays little.
+      if (r.processedOffset !== null && r.scorer.dirtyCount() > 0 && now - r.lastSnapshotAt >= this.snapshotMs) {
+        await Promise.all(r.pending);
+        if (!r.lost) await this.saveState(r, now);
+      }
+      return;
+    }
+    let live = 0;
+    for (const e of fresh) if (e.sequenceNumber > r.replayUpTo) live++;
+    this.window.addReceived(live, now);
+    this.counts.received += live;
+    const dedupe = this.scorerOptions.dedupeField ?? null;
+    const decoded = fresh.map((e) => decodeBody(e.body));
+    const missing = new Set<string>();
+    for (const d of decoded) {
+      if (!d.ok) continue;
+      for (const rec of d.records) for (const k of r.scorer.keysOf(rec)) if (!r.scorer.has(k)) missing.add(k);
+    }
+    if (missing.size) {
+      const loaded = await this.writer!.loadState(r.partitionId, [...missing]);
+      for (const [k, v] of loaded) {
+        try {
+          r.scorer.importState(k, v);
+        } catch (err) {
+          this.noteError(err, `partition ${r.partitionId}: saved state ${k} ignored`);
+        }
+      }
+    }
+    const lastEv = fresh[fresh.length - 1]!;
+    const work: PartitionWork = {
+      partitionId: r.partitionId,
+      expectedStored: r.submittedSeq,
+      lastSequenceNumber: lastEv.sequenceNumber,
+      lastOffset: lastEv.offset,
+      scored: [],
+      dead: [],
+      alarms: [],
+      snapshot: null,
+    };
+    let duplicates = 0;
+    const raised: StreamAlert[] = [];
+    const pid = r.partitionId;
+    for (let i = 0; i < fresh.length; i++) {
+      const ev = fresh[i]!;
+      const seq = ev.sequenceNumber;
+      const replay = seq <= r.replayUpTo;
+      const enqueuedMs = ev.enqueuedTimeUtc.getTime();
+      const d = decoded[i]!;
+      const pv: unknown = dedupe && ev.properties ? ev.properties[dedupe] : undefined;
+      const propId = pv !== undefined && pv !== null ? String(pv) : null;
+      if (!d.ok) {
+        if (propId !== null && r.scorer.isSeen(propId)) {
+          if (!replay) duplicates++;
+          continue;
+        }
+        if (propId !== null) r.scorer.seedSeen([propId]);
+        if (!replay) work.dead.push({ partitionId: pid, sequenceNumber: seq, enqueuedMs, item: null, eventId: propId, device: null, reason: d.reason, detail: d.detail, body: d.text });
+        continue;
+      }
+      for (let item = 0; item < d.records.length; item++) {
+        const rec = d.records[item];
+        const res = r.scorer.process(rec, item, propId);
+        if (replay) continue;
+        if (res.kind === 'duplicate') {
+          duplicates++;
+        } else if (res.kind === 'dead') {
+          work.dead.push({ partitionId: pid, sequenceNumber: seq, enqueuedMs, item: res.item, eventId: res.eventId, device: res.device, reason: res.reason, detail: res.detail, body: JSON.stringify(rec) ?? '' });
+        } else {
+          work.scored.push({ partitionId: pid, sequenceNumber: seq, enqueuedMs, item, eventId: res.eventId, device: res.device, time: res.time, values: res.values, score: res.score, threshold: res.threshold, anomaly: res.anomaly, alarm: res.alarm, raised: res.raised });
+          if (res.raised && res.score !== null) {
+            const features = (res.contributions ?? []).map((c) => ({ feature: c.feature, weight: c.weight, value: c.value }));
+            const alarm: AlarmRow = { partitionId: pid, sequenceNumber: seq, enqueuedMs, item, eventId: res.eventId, device: res.device, time: res.time, score: res.score, threshold: res.threshold, sensors: res.sensors ?? [], features };
+            work.alarms.push(alarm);
+            raised.push({
+              subscriptionId: this.id,
+              device: res.device,
+              time: res.time,
+              enqueuedAt: ev.enqueuedTimeUtc.toISOString(),
+              eventId: res.eventId,
+              partitionId: pid,
+              sequenceNumber: seq,
+              score: res.score,
+              threshold: res.threshold,
+              sensors: alarm.sensors,
+              features,
+            });
+          }
+        }
+      }
+    }
+    r.processedSeq = lastEv.sequenceNumber;
+    r.processedOffset = lastEv.offset;
+    if (r.lastSnapshotAt === 0 || now - r.lastSnapshotAt >= this.snapshotMs) {
+      work.snapshot = this.snapshot(r);
+      r.lastSnapshotAt = now;
+      r.scorer.evictIdle(STATE_IDLE_MS);
+    }
+    const writes = work.scored.length + work.dead.length > 0 || work.lastSequenceNumber > r.submittedSeq;
+    if (!writes && !work.snapshot) {
+      this.afterCommit(r, work, duplicates, raised);
+      return;
+    }
+    if (work.lastSequenceNumber > r.submittedSeq) r.submittedSeq = work.lastSequenceNumber;
+    const commit = this.writer!.submit(work).then(
+      (res) => {
+        if (res === 'conflict') {
+          r.lost = true;
+          this.noteError(new WorkbenchError('INTERNAL', 'stored by another consumer meanwhile; leaving it to that consumer'), `partition ${pid}`);
+          return;
+        }
+        if (work.lastSequenceNumber > r.storedSeq) r.storedSeq = work.lastSequenceNumber;
+        if (work.snapshot && work.lastSequenceNumber > r.readSeq) r.readSeq = work.lastSequenceNumber;
+        this.afterCommit(r, work, duplicates, raised);
+      },
+      (err: unknown) => {
+        // Only a closed writer rejects (it retries everything else): the batch is not stored and is read again next time.
+        r.lost = true;
+        this.noteError(err, `partition ${pid}: batch not stored`);
+      },
+    );
+    const tracked = commit.finally(() => {
+      const i = r.pending.indexOf(tracked);
+      if (i >= 0) r.pending.splice(i, 1);
+    });
+    r.pending.push(tracked);
+  }
+
+  /** Save changed state and move the reading position to the last processed event (no commit in flight). */
+  private async saveState(r: Runner, now: number): Promise<void> {
+    if (r.processedOffset === null) return;
+    const work: PartitionWork = {
+      partitionId: r.partitionId,
+      expectedStored: r.submittedSeq,
+      lastSequenceNumber: r.processedSeq,
+      lastOffset: r.processedOffset,
+      scored: [],
+      dead: [],
+      alarms: [],
+      snapshot: this.snapshot(r),
+    };
+    r.lastSnapshotAt = now;
+    const res = await this.writer!.submit(work);
+    if (res === 'conflict') {
+      r.lost = true;
+      throw new WorkbenchError('INTERNAL', `partition ${r.partitionId} was stored by another consumer meanwhile; leaving it to that consumer`);
+    }
+    if (r.processedSeq > r.submittedSeq) r.submittedSeq = r.processedSeq;
+    if (r.processedSeq > r.storedSeq) r.storedSeq = r.processedSeq;
+    r.readSeq = r.processedSeq;
+  }
+
+  private afterCommit(r: Runner, work: PartitionWork, duplicates: number, alerts: StreamAlert[]): void {
+    const now = Date.now();
+    this.counts.duplicates += duplicates;
+    this.counts.deadLettered += work.dead.length;
+    this.counts.alarms += work.alarms.length;
+    this.counts.stored += work.scored.length;
+    const sensors = this.sensorNames;
+    const onScored = this.opts.onScored;
+    for (const row of work.scored) {
+      const lat = now - row.enqueuedMs;
+      this.histogram.observe(lat);
+      onScored?.(lat);
+      this.window.addScored(lat, row.anomaly, now);
+      let ring = this.rings.get(row.device);
+      if (ring) {
+        // Map order doubles as recency order for the device cap.
+        this.rings.delete(row.device);
+      } else {
+        ring = new DeviceRing(sensors.length);
+        if (this.rings.size >= RING_DEVICES) this.rings.delete(this.rings.keys().next().value!);
+      }
+      this.rings.set(row.device, ring);
+      ring.threshold = row.threshold;
+      ring.push(row.time, row.score ?? NaN, (row.anomaly ? 1 : 0) | (row.raised ? 2 : 0), row.values, sensors);
+    }
+    const sec = Math.floor(now / 1000);
+    if (sec !== this.alertSecond) {
+      this.alertSecond = sec;
+      this.alertsThisSecond = 0;
+    }
+    for (const a of alerts) {
+      if (this.alertsThisSecond >= ALERTS_PER_SECOND) break;
+      this.alertsThisSecond++;
+      this.opts.onAlert?.(a);
+    }
+    this.lastKnown.set(r.partitionId, { stored: r.storedSeq, enqueued: r.lastEnqueued });
+  }
+
+  private async closePartition(reason: CloseReason, ctx: PartitionContext, ownerId: string): Promise<void> {
+    const r = this.runners.get(ctx.partitionId);
+    if (!r) return;
+    await r.preparing;
+    await Promise.all(r.pending);
+    // A new pump of this partition may already have its own runner.
+    if (this.runners.get(ctx.partitionId) === r) this.runners.delete(ctx.partitionId);
+    this.lastKnown.set(r.partitionId, { stored: r.storedSeq, enqueued: r.lastEnqueued });
+    // Save the state so the next owner resumes here instead of replaying since the last snapshot.
+    if (!r.lost && this.writer && r.processedSeq > r.readSeq) {
+      await this.saveState(r, Date.now()).catch((err: unknown) => this.noteError(err, `partition ${r.partitionId}: final checkpoint failed`));
+    }
+    this.log(`partition ${r.partitionId} closed (${reason})`);
+    if (reason === CloseReason.Shutdown && this.state === 'running' && this.store) {
+      // Stopped by an error, not by us: free it so the next balancing loop takes it back at once.
+      await this.store.abandon(ctx.fullyQualifiedNamespace, ctx.eventHubName, ctx.consumerGroup, ownerId, [ctx.partitionId]).catch(() => 0);
+    }
+  }
+
+  /** Stop taking events; the hub keeps them. */
+  pause(): StreamStatus {
+    if (this.state === 'running') {
+      this.state = 'paused';
+      this.gate = new Promise<void>((resolve) => (this.openGate = resolve));
+    }
+    return this.status();
+  }
+
+  resume(): StreamStatus {
+    if (this.state === 'paused') {
+      this.state = 'running';
+      this.releaseGate();
+    }
+    return this.status();
+  }
+
+  private releaseGate(): void {
+    const open = this.openGate;
+    this.gate = null;
+    this.openGate = null;
+    open?.();
+  }
+
+  /** Store what is in hand, checkpoint every partition, release them and disconnect. Idempotent. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      if (this.state === 'stopped') return;
+      this.state = 'stopping';
+      this.releaseGate();
+      try {
+        await this.subscription?.close();
+      } catch (err) {
+        this.noteError(err, 'closing the subscription');
+      }
+      await Promise.all([...this.runners.values()].flatMap((r) => [r.preparing, ...r.pending]));
+      await this.teardown();
+      this.state = 'stopped';
+      this.opts.onStats?.(this.status());
+    })();
+    return this.stopping;
+  }
+
+  private async teardown(): Promise<void> {
+    if (this.statsTimer) clearInterval(this.statsTimer);
+    this.statsTimer = null;
+    await this.client?.close().catch(() => undefined);
+    this.client = null;
+    await this.writer?.close().catch(() => undefined);
+    this.writer = null;
+    this.store?.close();
+    this.store = null;
+  }
+
+  /** The current figures. */
+  status(): StreamStatus {
+    const now = Date.now();
+    const partitions: PartitionStatus[] = this.partitionIds.map((id) => {
+      const r = this.runners.get(id);
+      const k = this.lastKnown.get(id);
+      const stored = r ? r.storedSeq : k?.stored ?? null;
+      const enqueued = r ? r.lastEnqueued : k?.enqueued ?? null;
+      const s = stored !== null && stored >= 0 ? stored : null;
+      return {
+        partitionId: id,
+        owned: r !== undefined,
+        lastSequenceNumber: s,
+        lastEnqueuedSequenceNumber: enqueued,
+        backlog: enqueued === null ? null : Math.max(0, enqueued - (s ?? -1)),
+      };
+    });
+    return {
+      subscriptionId: this.id,
+      state: this.state,
+      endpoint: this.target.display,
+      eventHubName: this.target.eventHubName,
+      consumerGroup: this.consumerGroup,
+      model: this.opts.model.runId,
+      table: this.table,
+      startedAt: this.startedAt.toISOString(),
+      eventsPerSecond: this.window.rate(5, now),
+      latencyMs: { p50: this.window.quantile(0.5, 10, now), p99: this.window.quantile(0.99, 10, now) },
+      anomalyRate: this.window.anomalyRate(10, now),
+      counts: { ...this.counts },
+      totals: {
+        stored: this.baseTotals.stored + this.counts.stored,
+        deadLettered: this.baseTotals.deadLettered + this.counts.deadLettered,
+        alarms: this.baseTotals.alarms + this.counts.alarms,
+      },
+      partitions,
+      lastError: this.lastError,
+    };
+  }
+
+  /** Recent points of one device from memory (see StreamApi 'stream.deviceSeries'). */
+  deviceSeries(device: string, sensors?: string[], points = 300): DeviceSeries {
+    const all = this.sensorNames;
+    const names = sensors ?? all;
+    for (const s of names) if (!all.includes(s)) throw new WorkbenchError('INVALID_ARGUMENT', `'${s}' is not a sensor of the model (it has ${all.join(', ')})`);
+    if (!Number.isInteger(points) || points < 1) throw new WorkbenchError('INVALID_ARGUMENT', 'points must be a positive whole number');
+    const ring = this.rings.get(device);
+    const n = Math.min(ring?.n ?? 0, points, RING_POINTS);
+    const out: DeviceSeries = {
+      device,
+      time: new Float64Array(n),
+      sensors: names.map((name) => ({ name, values: new Float64Array(n) })),
+      score: new Float64Array(n),
+      anomaly: new Uint8Array(n),
+      threshold: ring?.threshold ?? this.defaultThreshold,
+      alarms: [],
+    };
+    if (!ring) return out;
+    const idx = names.map((s) => all.indexOf(s));
+    for (let k = 0; k < n; k++) {
+      const i = ring.index(k, n);
+      out.time[k] = ring.time[i]!;
+      out.score[k] = ring.score[i]!;
+      out.anomaly[k] = ring.flags[i]! & 1;
+      idx.forEach((si, j) => (out.sensors[j]!.values[k] = ring.values[si]![i]!));
+      if (ring.flags[i]! & 2) out.alarms.push({ time: ring.time[i]!, score: ring.score[i]! });
+    }
+    return out;
+  }
+
+  /** Layout of the tables this subscription writes. */
+  get tables(): TableLayout {
+    return this.layout;
+  }
+}
+
+/** Recent alarms from `<table>_alarms`, newest first. */
+export async function readAlerts(ws: Workspace, table: string, opts: { device?: string; limit?: number; subscriptionId?: string }): Promise<StreamAlert[]> {
+  const limit = opts.limit ?? 50;
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new WorkbenchError('INVALID_ARGUMENT', 'limit must be a whole number from 1 to 1000');
+  const alarms = `${table}_alarms`;
+  const exists = await ws.query(`SELECT 1 FROM information_schema.tables WHERE table_schema = 'main' AND table_name = $t`, { t: alarms });
+  if (!exists.length) throw new WorkbenchError('NOT_FOUND', `no alarms table for '${table}' (no stream has written to it)`);
+  const rows = await ws.query(
+    `SELECT eh_partition, eh_sequence, eh_enqueued_at::VARCHAR AS enq, event_id, device_key, event_time, score, threshold, sensors, features
+       FROM ${ident(alarms)} ${opts.device !== undefined ? 'WHERE device_key = $device' : ''}
+       ORDER BY stored_at DESC, eh_sequence DESC LIMIT ${limit}`,
+    opts.device !== undefined ? { device: opts.device } : undefined,
+  );
+  return rows.map((r) => ({
+    subscriptionId: opts.subscriptionId ?? '',
+    device: String(r.device_key),
+    time: Number(r.event_time),
+    enqueuedAt: new Date(String(r.enq).replace(' ', 'T') + 'Z').toISOString(),
+    eventId: r.event_id === null ? null : String(r.event_id),
+    partitionId: String(r.eh_partition),
+    sequenceNumber: Number(r.eh_sequence),
+    score: Number(r.score),
+    threshold: Number(r.threshold),
+    sensors: JSON.parse(String(r.sensors)) as StreamAlert['sensors'],
+    features: JSON.parse(String(r.features)) as StreamAlert['features'],
+  }));
+}
