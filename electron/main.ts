@@ -4,7 +4,8 @@
  * (electron/engine.ts), and model training in that process' worker threads, so
  * nothing heavy ever runs here.
  */
-import { app, BrowserWindow, dialog, ipcMain, Menu, shell, utilityProcess, type MenuItemConstructorOptions, type UtilityProcess } from 'electron';
+import { app, BrowserWindow, dialog, ipcMain, Menu, safeStorage, shell, utilityProcess, type MenuItemConstructorOptions, type UtilityProcess } from 'electron';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { setupIpc } from './ipc.ts';
@@ -65,6 +66,57 @@ function setupDialogs(win: BrowserWindow): void {
   });
 }
 
+/** Print a report with Chromium's own printToPDF in a hidden, sandboxed window (the engine process cannot). */
+function setupPdf(win: BrowserWindow): void {
+  ipcMain.handle('desktop:printReportPdf', async (e, htmlPath: string, pdfPath: string) => {
+    if (e.senderFrame !== win.webContents.mainFrame) throw new Error('refused');
+    const hidden = new BrowserWindow({ show: false, webPreferences: { sandbox: true, contextIsolation: true, nodeIntegration: false, javascript: true } });
+    try {
+      // Reports make no requests; block any that would leave the file.
+      hidden.webContents.session.webRequest.onBeforeRequest({ urls: ['http://*/*', 'https://*/*'] }, (_d, cb) => cb({ cancel: true }));
+      await hidden.loadURL(pathToFileURL(htmlPath).toString());
+      // Wait for every chart to render (the report sets data-report-ready on <html>).
+      for (let i = 0; i < 300; i++) {
+        const ready = (await hidden.webContents.executeJavaScript("document.documentElement.hasAttribute('data-report-ready') || document.documentElement.hasAttribute('data-report-error')")) as boolean;
+        if (ready) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const pdf = await hidden.webContents.printToPDF({ printBackground: true, pageSize: 'A4' });
+      writeFileSync(pdfPath, pdf);
+      return pdfPath;
+    } finally {
+      hidden.destroy();
+    }
+  });
+}
+
+/** Secrets encrypted with safeStorage (OS keychain), stored in userData/secrets.json; never sent to the engine at rest. */
+function setupSecrets(win: BrowserWindow): void {
+  const file = join(app.getPath('userData'), 'secrets.json');
+  const read = (): Record<string, string> => (existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>) : {});
+  const check = (e: Electron.IpcMainInvokeEvent): void => {
+    if (e.senderFrame !== win.webContents.mainFrame) throw new Error('refused');
+  };
+  ipcMain.handle('desktop:secretSave', (e, key: string, value: string) => {
+    check(e);
+    if (!safeStorage.isEncryptionAvailable()) throw new Error('the OS keychain is not available; the secret is kept in memory only');
+    const all = read();
+    all[key] = safeStorage.encryptString(value).toString('base64');
+    writeFileSync(file, JSON.stringify(all), { mode: 0o600 });
+  });
+  ipcMain.handle('desktop:secretLoad', (e, key: string) => {
+    check(e);
+    const v = read()[key];
+    return v === undefined ? null : safeStorage.decryptString(Buffer.from(v, 'base64'));
+  });
+  ipcMain.handle('desktop:secretRemove', (e, key: string) => {
+    check(e);
+    const all = read();
+    delete all[key];
+    writeFileSync(file, JSON.stringify(all), { mode: 0o600 });
+  });
+}
+
 function setupMenu(win: BrowserWindow): void {
   const template: MenuItemConstructorOptions[] = [
     ...(process.platform === 'darwin' ? [{ role: 'appMenu' as const }] : []),
@@ -91,6 +143,8 @@ async function boot(): Promise<void> {
   // Every handler is registered before the page loads.
   teardownIpc = setupIpc(engine, win, appUrl);
   setupDialogs(win);
+  setupPdf(win);
+  setupSecrets(win);
   setupMenu(win);
   await win.loadURL(appUrl);
 }

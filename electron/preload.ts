@@ -30,6 +30,14 @@ const desktop = {
   openFiles: (): Promise<string[]> => ipcRenderer.invoke('desktop:openFiles') as Promise<string[]>,
   saveFile: (opts: { defaultName: string; filters: { name: string; extensions: string[] }[] }): Promise<string | null> =>
     ipcRenderer.invoke('desktop:saveFile', opts) as Promise<string | null>,
+  /** Render a Fleetlens HTML report (written by reports.export) to PDF with Chromium's printToPDF. */
+  printReportPdf: (htmlPath: string, pdfPath: string): Promise<string> => ipcRenderer.invoke('desktop:printReportPdf', htmlPath, pdfPath) as Promise<string>,
+  /** Secrets (Event Hubs connection strings) kept encrypted with the OS keychain via safeStorage. */
+  secrets: {
+    save: (key: string, value: string): Promise<void> => ipcRenderer.invoke('desktop:secretSave', key, value) as Promise<void>,
+    load: (key: string): Promise<string | null> => ipcRenderer.invoke('desktop:secretLoad', key) as Promise<string | null>,
+    remove: (key: string): Promise<void> => ipcRenderer.invoke('desktop:secretRemove', key) as Promise<void>,
+  },
 };
 
 contextBridge.exposeInMainWorld('workbench', bridge);

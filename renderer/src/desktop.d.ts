@@ -8,6 +8,16 @@ import type { WorkbenchBridge } from '../../core/api/contract.ts';
 export interface FleetlensDesktop {
   /** Native multi-file dialog; resolves with absolute paths, or [] when the user cancels. */
   openFiles?: () => Promise<string[]>;
+  /** Native save dialog; resolves with the chosen path or null. */
+  saveFile?: (opts: { defaultName: string; filters: { name: string; extensions: string[] }[] }) => Promise<string | null>;
+  /** Print a report HTML file (from reports.export) to PDF with Electron's printToPDF; resolves with the PDF path. */
+  printReportPdf?: (htmlPath: string, pdfPath: string) => Promise<string>;
+  /** Encrypted at rest with the OS keychain (Electron safeStorage); for connection strings. */
+  secrets?: {
+    save(key: string, value: string): Promise<void>;
+    load(key: string): Promise<string | null>;
+    remove(key: string): Promise<void>;
+  };
 }
 
 declare global {
