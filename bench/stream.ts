@@ -66,6 +66,7 @@ function replayChild(cs: string, args: string[]): { child: ChildProcess; done: P
   child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
   const done = new Promise<{ sent: number; ratePerSecond: number; elapsedMs: number }>((resolve, reject) => {
     child.once('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').at(-1)!)) : reject(new Error(`replay exited with ${code}`))));
+    // The last line is the summary (`{"event":"summary",...}`); the ones before are progress.
   });
   return { child, done };
 }
@@ -169,15 +170,17 @@ async function main(): Promise<void> {
     if (phases.has('soak')) {
       const p = await startPipeline('soak', 'latest');
       const r = replayChild(hub.cs, ['--rate', String(soakRate), '--limit', String(Math.round(soakRate * soakSeconds))]);
-      const samples: { t: number; rssMiB: number; stored: number }[] = [];
+      const samples: { t: number; rssMiB: number; heapMiB: number; duckdbMiB: number; stored: number }[] = [];
       const t0 = performance.now();
       let finished = false;
       void r.done.finally(() => (finished = true));
       while (!finished) {
         await sleep(10_000);
-        const s = { t: Math.round((performance.now() - t0) / 1000), rssMiB: process.memoryUsage().rss / 1048576, stored: p.status().counts.stored };
+        const mem = process.memoryUsage();
+        const duck = await wb.workspace.query(`SELECT sum(memory_usage_bytes) AS b FROM duckdb_memory()`);
+        const s = { t: Math.round((performance.now() - t0) / 1000), rssMiB: mem.rss / 1048576, heapMiB: mem.heapUsed / 1048576, duckdbMiB: Number(duck[0]!.b) / 1048576, stored: p.status().counts.stored };
         samples.push(s);
-        console.log(`soak t=${s.t}s rss ${s.rssMiB.toFixed(0)} MiB stored ${s.stored}`);
+        console.log(`soak t=${s.t}s rss ${s.rssMiB.toFixed(0)} MiB (JS heap ${s.heapMiB.toFixed(0)}, DuckDB ${s.duckdbMiB.toFixed(0)}) stored ${s.stored}`);
       }
       await r.done;
       await p.stop();

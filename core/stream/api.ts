@@ -45,7 +45,9 @@ export type DeadLetterReason =
   /** The device is not one the model knows (per-device models, or `unknownDevices: 'dead-letter'`). */
   | 'unknown_device'
   /** Per-group model: the record's group value has no model and there is no fallback model. */
-  | 'unknown_group';
+  | 'unknown_group'
+  /** The model threw on this record (detail has the message); the stream goes on. */
+  | 'scoring_failed';
 
 export interface StreamStartRequest {
   /**
@@ -84,6 +86,7 @@ export interface StreamStartRequest {
    * When set, an event whose id was already stored or dead-lettered recently (the last 50,000 per
    * partition) is skipped as a duplicate: publishing is at-least-once, so a retried send can store
    * an event twice in the hub. Default null: no de-duplication beyond (partition, sequence number).
+   * The tables' `event_id` column holds this field, or the `event_id` field when it is null.
    */
   dedupeField?: string | null;
   /**
@@ -271,8 +274,9 @@ export interface StreamApi {
   'stream.alerts': (req: { subscriptionId?: string; table?: string; device?: string; limit?: number }) => Promise<StreamAlert[]>;
   /**
    * The recent events of one device for live charts: the last `points` (default 300, at most
-   * 2000) events this subscription scored for it, with sensor values, scores and alarms.
-   * `sensors` default: every sensor of the model. Empty arrays for a device not seen yet.
+   * 600; more is clamped) events this subscription scored for it, with sensor values, scores and
+   * alarms, from memory (the last 1,000 devices seen). `sensors` default: every sensor of the
+   * model. Empty arrays for a device not seen since the subscription started.
    */
   'stream.deviceSeries': (req: { subscriptionId: string; device: string; sensors?: string[]; points?: number }) => Promise<DeviceSeries>;
 }

@@ -35,7 +35,7 @@ import { WorkspaceCheckpointStore } from './checkpoint-store.ts';
 import { TUNED_RETRY, hubError, hubTarget, probeHub, scrub, type HubTarget } from './eventhub.ts';
 import { LatencyHistogram, LiveWindow } from './metrics.ts';
 import { Writer, prepareTables, tableLayout, tableTotals, type AlarmRow, type GroupKey, type PartitionWork, type TableLayout } from './persist.ts';
-import { createScorer, decodeBody, enginesOf, type LiveModel, type Scorer, type ScorerOptions } from './scorer.ts';
+import { ID_FIELD, createScorer, decodeBody, enginesOf, type LiveModel, type Scorer, type ScorerOptions } from './scorer.ts';
 import type { PerGroupModel } from '../experiments/orchestrate.ts';
 
 /** A run's model with what live scoring needs to know about its training data. */
@@ -477,7 +477,7 @@ export class StreamPipeline {
     for (const e of fresh) if (e.sequenceNumber > r.replayUpTo) live++;
     this.window.addReceived(live, now);
     this.counts.received += live;
-    const dedupe = this.scorerOptions.dedupeField ?? null;
+    const idField = this.scorerOptions.dedupeField ?? ID_FIELD;
     const decoded = fresh.map((e) => decodeBody(e.body));
     const missing = new Set<string>();
     for (const d of decoded) {
@@ -514,7 +514,7 @@ export class StreamPipeline {
       const replay = seq <= r.replayUpTo;
       const enqueuedMs = ev.enqueuedTimeUtc.getTime();
       const d = decoded[i]!;
-      const pv: unknown = dedupe && ev.properties ? ev.properties[dedupe] : undefined;
+      const pv: unknown = ev.properties ? ev.properties[idField] : undefined;
       const propId = pv !== undefined && pv !== null ? String(pv) : null;
       if (!d.ok) {
         if (propId !== null && r.scorer.isSeen(propId)) {
@@ -527,7 +527,13 @@ export class StreamPipeline {
       }
       for (let item = 0; item < d.records.length; item++) {
         const rec = d.records[item];
-        const res = r.scorer.process(rec, item, propId);
+        let res: ReturnType<Scorer['process']>;
+        try {
+          res = r.scorer.process(rec, item, propId);
+        } catch (err) {
+          // A model that throws on one record must not stop the partition (it would throw again after every restart).
+          res = { kind: 'dead', item, eventId: propId, device: null, reason: 'scoring_failed', detail: scrub(err instanceof Error ? err.message : String(err)).slice(0, 500) };
+        }
         if (replay) continue;
         if (res.kind === 'duplicate') {
           duplicates++;

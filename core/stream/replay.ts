@@ -6,6 +6,9 @@
  *     [--hub NAME] [--rate N/s | --speedup X] [--batch N] [--limit N] [--loop]
  *     [--malformed-rate R] [--seed N] [--json]
  *
+ * With --json, stdout carries one JSON line per second (`{"event":"progress",...}`) and a
+ * last one with the summary (`{"event":"summary",...}`).
+ *
  * Rows go out in time order (ties by row id), read from DuckDB in streamed chunks.
  * Each event is one row as a JSON object plus `event_id` (dataset rowid or 0-based
  * file row; with --loop, pass k adds k × rows and shifts the time column past the
@@ -253,8 +256,17 @@ const MIN_SLEEP_MS = 4;
 
 const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
   new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+    if (signal?.aborted) return resolve();
+    const onAbort = (): void => {
+      clearTimeout(t);
+      resolve();
+    };
+    // Remove the listener when the timer fires: paced loops sleep thousands of times on one signal.
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
   });
 
 interface Lane {
@@ -506,12 +518,13 @@ export async function runReplay(argv: string[]): Promise<ReplaySummary> {
       ...opts,
       signal: abort.signal,
       onProgress: (p) => {
-        if (!opts.json) process.stderr.write(`replay: ${p.sent.toLocaleString('en-US')} events sent (${p.malformed} malformed, ${p.retries} retries), ${(p.elapsedMs / 1000).toFixed(0)} s\n`);
+        if (opts.json) process.stdout.write(JSON.stringify({ event: 'progress', ...p }) + '\n');
+        else process.stderr.write(`replay: ${p.sent.toLocaleString('en-US')} events sent (${p.malformed} malformed, ${p.retries} retries), ${(p.elapsedMs / 1000).toFixed(0)} s\n`);
       },
     });
     process.stdout.write(
       opts.json
-        ? JSON.stringify(summary) + '\n'
+        ? JSON.stringify({ event: 'summary', ...summary }) + '\n'
         : `sent ${summary.sent.toLocaleString('en-US')} events (${summary.malformed} malformed) in ${(summary.elapsedMs / 1000).toFixed(1)} s: ${summary.ratePerSecond.toFixed(0)} events/s; ${summary.retries} batch retries\n`,
     );
     return summary;

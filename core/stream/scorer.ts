@@ -58,7 +58,10 @@ export interface ScorerOptions {
    * without a fallback model such records are dead-lettered anyway.
    */
   unknownGroups?: 'fallback' | 'dead-letter';
-  /** Event JSON path of a producer event id used for de-duplication; null = none. */
+  /**
+   * Event JSON path of a producer event id used for de-duplication; null = none. The stored
+   * `event_id` is read from this field, or from `event_id` when it is null.
+   */
   dedupeField?: string | null;
   /** Ids remembered for de-duplication; default 50,000. */
   dedupeWindow?: number;
@@ -247,6 +250,8 @@ interface DeviceEntry {
 }
 
 const DEFAULT_DEDUPE = 50_000;
+/** Where the stored event id comes from when no dedupe field is set (what `fleetlens replay` sends). */
+export const ID_FIELD = 'event_id';
 
 /** The engines of a live model, routes first, fallback last. */
 export function enginesOf(m: LiveModel): LiveEngine[] {
@@ -363,6 +368,7 @@ export function createScorer(model: RunModel | LiveModel, opts: ScorerOptions): 
   const paths = columnPaths(columns, opts.mapping);
   const rule = checkAlarmRule(opts.alarmRule);
   const dedupePath = opts.dedupeField ? compilePath(opts.dedupeField) : null;
+  const idPath = dedupePath ?? compilePath(ID_FIELD);
   const dedupeCap = opts.dedupeWindow ?? DEFAULT_DEDUPE;
   const known = opts.knownDevices ?? null;
   const sensorSet = new Set(columns.sensors);
@@ -426,7 +432,7 @@ export function createScorer(model: RunModel | LiveModel, opts: ScorerOptions): 
       if (eventId !== null) remember(eventId);
       return { kind: 'dead', item, eventId, device, reason, detail };
     };
-    const idValue = dedupePath ? readPath(record, dedupePath) : undefined;
+    const idValue = readPath(record, idPath);
     const eventId = idValue !== undefined && idValue !== null ? text(idValue) : fallbackId;
     if (typeof record !== 'object' || record === null || Array.isArray(record)) {
       return dead('not_an_object', `record ${item} is ${record === null ? 'null' : Array.isArray(record) ? 'an array' : `a ${typeof record}`}, not an object`, eventId, null);

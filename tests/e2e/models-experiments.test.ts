@@ -48,8 +48,15 @@ async function typeInto(field: Locator, text: string): Promise<void> {
   await field.fill(text);
 }
 
+/** Wait until a chart has been drawn by Plotly; on timeout, say what the chart shows instead. */
 async function plotted(page: Page, testId: string): Promise<void> {
-  await page.locator(`[data-testid="${testId}"] .js-plotly-plot`).first().waitFor({ timeout: 30_000 });
+  try {
+    await page.locator(`[data-testid="${testId}"] .js-plotly-plot`).first().waitFor({ timeout: 30_000 });
+  } catch (err) {
+    const state = await page.locator(`[data-testid="${testId}"]`).evaluateAll((els) => els.map((e) => `${e.getAttribute('data-state')}: ${(e.textContent ?? '').slice(0, 200)}`));
+    await screenshot(page, `failed-${testId}`);
+    throw new Error(`chart ${testId} was not drawn (${state.join(' | ') || 'not on the page'}): ${String(err)}`);
+  }
 }
 
 describe.skipIf(!HAVE_CHROMIUM)('Models and Experiments pages', () => {
@@ -141,6 +148,9 @@ describe.skipIf(!HAVE_CHROMIUM)('Models and Experiments pages', () => {
         await first.getByTestId('anomaly-explore').click();
         await page.getByTestId('explore-page').waitFor();
         await page.getByTestId('view-tab').waitFor({ timeout: 30_000 });
+        await page.locator('[data-testid="view-tab"] .js-plotly-plot').first().waitFor({ timeout: 30_000 });
+        // Give the trip's series a moment to arrive, for a screenshot worth looking at.
+        await page.waitForTimeout(2000);
         await screenshot(page, 'models-07-anomaly-in-explore');
         await page.goBack();
         await page.getByTestId('run-page').waitFor();
@@ -148,8 +158,19 @@ describe.skipIf(!HAVE_CHROMIUM)('Models and Experiments pages', () => {
       await page.goBack();
       await page.getByTestId('models-page').waitFor();
     }
+    // A cancelled run says so, on its card and on its page.
+    await typeInto(page.getByTestId('model-experiment'), 'cancelled');
+    await page.getByTestId('train-button').click();
+    const card = page.locator('[data-testid="recent-run"]').first();
+    await expect.poll(() => card.getAttribute('data-status')).toBe('running');
+    await card.getByTestId('run-cancel').click();
+    await expect.poll(() => card.getAttribute('data-status'), { timeout: 30_000 }).toBe('cancelled');
+    await card.getByTestId('recent-run-link').click();
+    await page.getByTestId('run-error').waitFor();
+    expect(await page.getByTestId('run-status').textContent()).toBe('cancelled');
+    await screenshot(page, 'models-10-run-cancelled');
     expect(pageErrors).toEqual([]);
-  });
+  }, 240_000);
 
   it('issue #6: sweep and per-group from the UI, filter errors, compare, register, HTML report offline', async () => {
     await page.goto(`${server.url}#/models/fleet`);
@@ -168,13 +189,13 @@ describe.skipIf(!HAVE_CHROMIUM)('Models and Experiments pages', () => {
     await expect.poll(() => page.getByTestId('sweep-count').textContent()).toBe('3 × 2 = 6 trials');
     await screenshot(page, 'models-08-sweep');
     await page.getByTestId('sweep-start').click();
-    await expect.poll(() => page.locator('[data-testid="recent-run"]').count()).toBe(3);
+    await page.locator('[data-testid="recent-run"]', { hasText: 'sweep (grid, 6 trials)' }).waitFor();
 
     // One model per model_id.
     await page.getByTestId('action-per-group').click();
     await page.getByTestId('pergroup-column').selectOption('model_id');
     await page.getByTestId('pergroup-start').click();
-    await expect.poll(() => page.locator('[data-testid="recent-run"]').count()).toBe(4);
+    await page.locator('[data-testid="recent-run"]', { hasText: 'per model_id' }).waitFor();
     await screenshot(page, 'models-09-sweep-and-per-group-running');
 
     await page.getByTestId('nav-experiments').click();
@@ -183,7 +204,7 @@ describe.skipIf(!HAVE_CHROMIUM)('Models and Experiments pages', () => {
     const parents = page.locator('[data-testid="run-row"][data-depth="0"]');
     await expect.poll(() => parents.count()).toBe(2);
     await screenshot(page, 'experiments-01-running');
-    await expect.poll(() => page.locator('[data-testid="run-row"][data-depth="0"][data-status="finished"]').count(), { timeout: 200_000, interval: 1000 }).toBe(2);
+    await expect.poll(() => page.locator('[data-testid="run-row"][data-depth="0"][data-status="finished"]').count(), { timeout: 300_000, interval: 1000 }).toBe(2);
 
     // Parents expand to their children; the sweep's best child is tagged.
     for (const row of await parents.all()) await row.getByTestId('run-expand').click();
@@ -314,5 +335,5 @@ describe.skipIf(!HAVE_CHROMIUM)('Models and Experiments pages', () => {
       files.cleanup();
     }
     expect(pageErrors).toEqual([]);
-  });
+  }, 420_000);
 });

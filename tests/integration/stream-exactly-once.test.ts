@@ -84,7 +84,7 @@ describe('stream exactly once', () => {
     const announced = await waitFor(() => hub.lines.find((l) => l.event === 'listening'), 'the hub', 60_000);
     const port = String(announced.port);
     const env = { FLEETLENS_EVENTHUB_CONNECTION: String(announced.connectionString) };
-    const streamArgs = ['stream', '--model', runId, '--workspace', ws, '--table', 'scored', '--consumer-group', 'exactly-once', '--dedupe-field', 'event_id', '--json'];
+    const streamArgs = ['stream', '--model', runId, '--workspace', ws, '--table', 'scored', '--consumer-group', 'exactly-once', '--dedupe-field', 'event_id', '--metrics-port', '0', '--json'];
     const stats = (s: ReturnType<typeof start>): StreamStatus | undefined => s.lines.filter((l) => l.event === 'stats').at(-1) as StreamStatus | undefined;
     const handled = (s: StreamStatus | undefined): number => (s ? s.totals.stored + s.totals.deadLettered : 0);
 
@@ -99,20 +99,23 @@ describe('stream exactly once', () => {
     await stream.exited;
     log(`subscriber SIGKILLed after ${handled(stats(stream))} handled; restarting`);
     stream = start(streamArgs, env);
-    await waitFor(() => stream.lines.find((l) => l.event === 'started'), 'the restarted subscriber', 60_000);
+    const restarted = await waitFor(() => stream.lines.find((l) => l.event === 'started'), 'the restarted subscriber', 60_000);
 
-    // Crash the server half way, and start it again on the same port with the same store.
-    await waitFor(() => (handled(stats(stream)) >= EVENTS / 2 ? true : undefined), 'half of the events', 120_000);
+    // Crash the server while the replay is still sending, and start it again on the same port
+    // with the same store: the producer retries, the subscriber reconnects.
+    const sent = (): number => Number((replay.lines.filter((l) => l.event === 'progress').at(-1) as { sent?: number } | undefined)?.sent ?? 0);
+    await waitFor(() => (sent() >= EVENTS * 0.6 || replay.child.exitCode !== null ? true : undefined), '60% of the events sent', 120_000);
+    expect(replay.child.exitCode, 'the replay finished before the server could be killed').toBeNull();
     hub.child.kill('SIGKILL');
     await hub.exited;
-    log(`server SIGKILLed after ${handled(stats(stream))} handled; restarting on port ${port}`);
+    log(`server SIGKILLed with ${sent()} sent and ${handled(stats(stream))} handled; restarting on port ${port}`);
     await sleep(1000);
     hub = start(['hub', '--port', port, '--store', store, '--partitions', '4']);
     await waitFor(() => hub.lines.find((l) => l.event === 'listening'), 'the restarted hub', 60_000);
 
     const code = await replay.exited;
     expect(code, replay.stderr()).toBe(0);
-    const summary = replay.lines.at(-1) as { sent: number; malformed: number; retries: number };
+    const summary = replay.lines.find((l) => l.event === 'summary') as { sent: number; malformed: number; retries: number };
     expect(summary.sent).toBe(EVENTS);
     log(`replay done: ${summary.sent} sent, ${summary.malformed} malformed, ${summary.retries} batch retries`);
 
@@ -120,6 +123,11 @@ describe('stream exactly once', () => {
       throw new Error(`${(err as Error).message}; last status ${JSON.stringify(stats(stream))}; stderr ${stream.stderr().slice(-3000)}`);
     });
     const last = stats(stream)!;
+    const metrics = await (await fetch(`http://127.0.0.1:${String(restarted.metricsPort)}/metrics`)).text();
+    for (const name of ['fleetlens_stream_events_total', 'fleetlens_stream_stored_total', 'fleetlens_stream_dead_lettered_total', 'fleetlens_stream_alarms_total', 'fleetlens_stream_latency_seconds_bucket']) {
+      expect(metrics).toContain(name);
+    }
+    expect(metrics).toMatch(/fleetlens_stream_backlog_events\{[^}]*partition="3"\} 0/);
     log(`subscriber caught up: ${JSON.stringify(last.totals)}, duplicates skipped ${last.counts.duplicates}`);
     stream.child.kill('SIGTERM');
     expect(await stream.exited, stream.stderr()).toBe(0);

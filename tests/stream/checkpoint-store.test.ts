@@ -9,6 +9,8 @@ import { Workspace } from '../../core/workspace/workspace.ts';
 import { WorkspaceCheckpointStore } from '../../core/stream/checkpoint-store.ts';
 import { LocalEventHubServer } from '../../core/stream/hub-server.ts';
 import { TUNED_RETRY } from '../../core/stream/eventhub.ts';
+import { Writer, prepareTables, tableLayout, type PartitionWork } from '../../core/stream/persist.ts';
+import type { ScorerColumns } from '../../core/stream/scorer.ts';
 import { tempDir } from '../helpers/tmp.ts';
 
 const tmp = tempDir('fleetlens-cpstore-');
@@ -110,6 +112,61 @@ describe('checkpoints', () => {
   it('rejects a checkpoint without a whole sequence number or an offset', async () => {
     const cp = { fullyQualifiedNamespace: NS, eventHubName: 'hub', consumerGroup: 'cg', partitionId: '0', sequenceNumber: 1.5, offset: '1' };
     await expect(a.updateCheckpoint(cp)).rejects.toThrow(TypeError);
+  });
+});
+
+describe('stored positions (the writer of the live pipeline)', () => {
+  it('commits a partition only from the position it started at, atomically with its rows', async () => {
+    const columns: ScorerColumns = { time: 't', groups: ['d'], sensors: ['x'], categoricals: [], device: 'd', all: ['x', 't', 'd'] };
+    const layout = tableLayout('wt', columns, false);
+    const key = { fullyQualifiedNamespace: NS, eventHubName: 'wh', consumerGroup: 'wcg' };
+    await prepareTables(ws, key, layout, 'run-1');
+    const errors: unknown[] = [];
+    const w1 = await Writer.open(ws, key, layout, (e) => errors.push(e));
+    const w2 = await Writer.open(ws, key, layout, (e) => errors.push(e));
+    const work = (partitionId: string, expectedStored: number, from: number, to: number, snapshot = true): PartitionWork => ({
+      partitionId,
+      expectedStored,
+      lastSequenceNumber: to,
+      lastOffset: String(to * 100),
+      scored: Array.from({ length: to - from + 1 }, (_, i) => ({
+        partitionId, sequenceNumber: from + i, enqueuedMs: Date.now(), item: 0, eventId: `${partitionId}-${from + i}`, device: 'dev', time: from + i,
+        values: { x: 1, t: from + i, d: 'dev' }, score: 0.5, threshold: 1, anomaly: false, alarm: false, raised: false,
+      })),
+      dead: [],
+      alarms: [],
+      snapshot: snapshot ? [{ key: 'd:dev', value: `{"at":${to}}` }] : null,
+    });
+    try {
+      expect(await w1.submit(work('0', -1, 0, 9))).toBe('committed');
+      // A second writer that also believes partition 0 is fresh loses, and stores nothing.
+      expect(await w2.submit(work('0', -1, 0, 9))).toBe('conflict');
+      // Two works of one partition in one commit chain; another partition commits alongside.
+      const [a2, b2, c2] = await Promise.all([w2.submit(work('0', 9, 10, 14, false)), w2.submit(work('0', 14, 15, 19)), w2.submit(work('1', -1, 0, 4))]);
+      expect([a2, b2, c2]).toEqual(['committed', 'committed', 'committed']);
+      // Mixed: the stale partition is answered 'conflict', the other one is committed.
+      const [stale, fine] = await Promise.all([w1.submit(work('0', 9, 10, 12)), w1.submit(work('1', 4, 5, 6))]);
+      expect([stale, fine]).toEqual(['conflict', 'committed']);
+      const counts = await ws.query(`SELECT eh_partition p, count(*) n, count(DISTINCT eh_sequence) d, max(eh_sequence) m FROM wt GROUP BY 1 ORDER BY 1`);
+      expect(counts).toEqual([
+        { p: '0', n: 20, d: 20, m: 19 },
+        { p: '1', n: 7, d: 7, m: 6 },
+      ]);
+      const pos = await a.positions(NS, 'wh', 'wcg');
+      expect(pos).toEqual([
+        { partitionId: '0', sequenceNumber: 19, offset: '1900', storedSequenceNumber: 19 },
+        { partitionId: '1', sequenceNumber: 6, offset: '600', storedSequenceNumber: 6 },
+      ]);
+      // The saved state entry of each partition was replaced, not duplicated.
+      expect(await ws.query(`SELECT partition_id, value FROM fleetlens.stream_state WHERE consumer_group = 'wcg' ORDER BY 1`)).toEqual([
+        { partition_id: '0', value: '{"at":19}' },
+        { partition_id: '1', value: '{"at":6}' },
+      ]);
+      expect(errors).toEqual([]);
+    } finally {
+      await w1.close();
+      await w2.close();
+    }
   });
 });
 

@@ -186,6 +186,47 @@ describe('dead letters through the stream API', () => {
   }, 90_000);
 });
 
+describe('stream.preview', () => {
+  it('peeks without a checkpoint, flattens fields and suggests a mapping', async () => {
+    const hub = await LocalEventHubServer.start({ partitions: 2 });
+    const producer = new EventHubProducerClient(hub.connectionString, { retryOptions: TUNED_RETRY });
+    try {
+      const r = reading('dev-0100');
+      const odd = {
+        meta: { deviceId: r.device_id, trip: r.trip_id, ts: r.timestamp },
+        Temperature: r.temperature,
+        airflow: r.airflow_rate,
+        rotation_speed: r.rotation_speed,
+        air_pressure: r.air_pressure,
+        delay_ms: r.delay,
+        density: r.density,
+      };
+      const b0 = await producer.createBatch({ partitionId: '0' });
+      b0.tryAdd({ body: odd });
+      b0.tryAdd({ body: [odd, odd] });
+      await producer.sendBatch(b0);
+      const b1 = await producer.createBatch({ partitionId: '1' });
+      b1.tryAdd({ body: Buffer.from('not json') });
+      await producer.sendBatch(b1);
+      const res = await wb.api['stream.preview']({ connectionString: hub.connectionString, model: runId, count: 10, timeoutMs: 8000 });
+      expect(res.partitionIds).toEqual(['0', '1']);
+      expect(res.events.length).toBe(3);
+      expect(res.events.find((e) => e.body === 'not json')).toBeDefined();
+      expect(res.events.some((e) => Array.isArray(e.body))).toBe(true);
+      expect(res.fields.find((f) => f.path === 'meta.deviceId')).toMatchObject({ types: ['string'], count: 3 });
+      expect(res.modelColumns).toEqual(expect.arrayContaining(['temperature', 'timestamp', 'trip_id', 'device_id']));
+      expect(res.suggestedMapping).toMatchObject({ Temperature: 'temperature', 'meta.deviceId': 'device_id', airflow: 'airflow_rate', delay_ms: 'delay', 'meta.trip': 'trip_id' });
+      expect(res.unmatched).toEqual(['timestamp']);
+      // Nothing was checkpointed: a later subscription still starts at the beginning.
+      const hasTable = (await wb.workspace.query(`SELECT 1 FROM information_schema.tables WHERE table_schema = 'fleetlens' AND table_name = 'eh_checkpoints'`)).length > 0;
+      if (hasTable) expect(await wb.workspace.query(`SELECT * FROM fleetlens.eh_checkpoints WHERE consumer_group = '$Default'`)).toEqual([]);
+    } finally {
+      await producer.close();
+      await hub.stop();
+    }
+  }, 60_000);
+});
+
 describe('dead letters in the scorer', () => {
   it('routes per-group models and dead-letters values without a model', () => {
     const perGroup: LiveModel = { kind: 'per-group', column: 'model_id', routes: { 'M-A': { runId: 'child-a', model } }, fallback: null, fallbackGroups: [] };

@@ -58,6 +58,12 @@ export function ExplorePage({ rest }: { rest: string[] }) {
     if (targetKey && dsName) setLastTarget(JSON.parse(targetKey) as ChartTarget);
   }, [targetKey, dsName, setLastTarget]);
 
+  // "#/explore/<ds>/view" alone reopens the last charted trip: put it in the hash so the address says what is shown.
+  const lastKey = lastTarget ? JSON.stringify(lastTarget) : '';
+  useEffect(() => {
+    if (route.tab === 'view' && !route.target && lastKey && dsName) navigate(exploreHash(dsName, 'view', JSON.parse(lastKey) as ChartTarget), { replace: true });
+  }, [route.tab, route.target, lastKey, dsName]);
+
   const openTab = (tab: ExploreTab): void => {
     if (!current) return;
     navigate(exploreHash(current.name, tab, tab === 'view' ? (route.target ?? lastTarget) : null), { replace: true });

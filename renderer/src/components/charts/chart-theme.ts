@@ -49,6 +49,8 @@ export const BASE_CONFIG: Partial<Config> = {
   displaylogo: false,
   responsive: false,
   displayModeBar: 'hover',
+  // Plotly's "double-click to zoom back out" notifier floats over the page header; charts say it themselves.
+  showTips: false,
   modeBarButtonsToRemove: ['lasso2d', 'select2d', 'autoScale2d'],
 };
 
@@ -65,6 +67,8 @@ export function axis(title: string, extra: Partial<LayoutAxis> = {}): Partial<La
     tickcolor: CHART_COLORS.axis,
     tickfont: { size: 10.5, color: CHART_COLORS.muted },
     automargin: true,
+    // 6e-4 rather than SI's "600μ", which reads like a unit.
+    exponentformat: 'e',
     ...extra,
   };
 }

@@ -16,6 +16,8 @@ import { formatMetricOf, formatParam, LOWER_IS_BETTER, metricLabel, metricNames,
 
 export const MAX_COMPARE = 10;
 
+const QUALITY = new Set(['roc_auc', 'pr_auc', 'f1', 'precision', 'recall', 'best_f1', 'false_alarm_rate', 'missed_alarm_rate', 'lead_time_mean']);
+
 function RunChips({ runs }: { runs: RunInfo[] }) {
   return (
     <div className="compare-chips">
@@ -80,7 +82,7 @@ function MetricsTable({ runs }: { runs: RunInfo[] }) {
     <section className="panel" data-testid="compare-metrics">
       <div className="panel-head">
         <h2>Metrics</h2>
-        <span className="hint">best of each row in bold</span>
+        <span className="hint">best of each quality metric in bold</span>
       </div>
       <div className="table-scroll compare-scroll">
         <table className="grid compare-table">
@@ -98,7 +100,8 @@ function MetricsTable({ runs }: { runs: RunInfo[] }) {
             {names.map((m) => {
               const vals = runs.map((r) => metricOf(r, m)?.value ?? Number.NaN);
               const finite = vals.filter(Number.isFinite);
-              const best = finite.length > 1 ? (LOWER_IS_BETTER.has(m) ? Math.min(...finite) : Math.max(...finite)) : Number.NaN;
+              // Only quality metrics have a "best"; counts and thresholds are just different.
+              const best = finite.length > 1 && QUALITY.has(m) ? (LOWER_IS_BETTER.has(m) ? Math.min(...finite) : Math.max(...finite)) : Number.NaN;
               return (
                 <tr key={m}>
                   <td>{metricLabel(m)}</td>
@@ -210,9 +213,18 @@ interface Dimension {
   ticktext?: string[];
 }
 
+/** Params that differ between runs but make poor axes: SQL row filters, seeds, names. */
+const NOT_AXES = /^(filter|seed|seeds|dataset|label|recipe\.sensors|sweep\.space)$/;
+
+/** Params that vary across runs and make sense as axes: detector params first, then recipe and split knobs. */
+function varyingParams(runs: RunInfo[]): string[] {
+  const keys = [...new Set(runs.flatMap((r) => Object.keys(r.params)))].filter((k) => !NOT_AXES.test(k) && new Set(runs.map((r) => String(r.params[k]))).size > 1);
+  return [...keys.filter((k) => !k.includes('.')).sort(), ...keys.filter((k) => k.includes('.')).sort()];
+}
+
 function dimensions(runs: RunInfo[], metrics: string[]): Dimension[] {
   const dims: Dimension[] = [];
-  const keys = [...new Set(runs.flatMap((r) => Object.keys(r.params)))].sort();
+  const keys = varyingParams(runs);
   for (const k of keys) {
     const vals = runs.map((r) => r.params[k]);
     if (new Set(vals.map((v) => String(v))).size < 2) continue;
@@ -303,7 +315,7 @@ function ParallelCoordinates({ runs, selected }: { runs: RunInfo[]; selected: Se
 function ScatterExplorer({ runs, selected }: { runs: RunInfo[]; selected: Set<string> }) {
   const leaves = useMemo(() => runs.filter((r) => r.status === 'finished' && parentKind(r) === null), [runs]);
   const metrics = useMemo(() => metricNames(leaves), [leaves]);
-  const params = useMemo(() => [...new Set(leaves.flatMap((r) => Object.keys(r.params)))].filter((k) => new Set(leaves.map((r) => String(r.params[k]))).size > 1).sort(), [leaves]);
+  const params = useMemo(() => varyingParams(leaves), [leaves]);
   const [metric, setMetric] = useState('roc_auc');
   const [param, setParam] = useState<string | null>(null);
   const p = param ?? params[0] ?? null;

@@ -8,6 +8,7 @@ import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { ExperimentInfo, RunInfo } from '../../../../core/experiments/api.ts';
 import { WorkbenchError } from '../../../../core/api/errors.ts';
 import { call } from '../../api/client.ts';
+import { loadPlotly } from '../../components/charts/PlotlyChart.tsx';
 import { ConfirmDialog } from '../../components/ConfirmDialog.tsx';
 import { describeError, ErrorBox, useToasts } from '../../components/Notices.tsx';
 import { formatRelative } from '../../format.ts';
@@ -171,6 +172,11 @@ export function ExperimentsPage({ rest }: { rest: string[] }) {
   const [tagText, setTagText] = useState('');
   const lastClicked = useRef<string | null>(null);
 
+  // Warm the chart library now: run pages and comparisons are the next stop, and their charts then draw at once.
+  useEffect(() => {
+    void loadPlotly().catch(() => undefined);
+  }, []);
+
   const loadExperiments = useCallback(() => {
     call('experiments.list', {}).then((xs) => {
       setExperiments(xs);
@@ -268,7 +274,14 @@ export function ExperimentsPage({ rest }: { rest: string[] }) {
   });
 
   const all = useMemo(() => [...(runs?.values() ?? [])], [runs]);
-  const effectiveCols = useMemo(() => cols ?? defaultColumns(all), [cols, all]);
+  // Default columns are recomputed as runs change; keep the same object while they read the same, or every memoized row would re-render on each event.
+  const defaultsRef = useRef<Columns | null>(null);
+  const effectiveCols = useMemo(() => {
+    if (cols) return cols;
+    const d = defaultColumns(all);
+    if (!defaultsRef.current || JSON.stringify(defaultsRef.current) !== JSON.stringify(d)) defaultsRef.current = d;
+    return defaultsRef.current;
+  }, [cols, all]);
   const setColumns = (c: Columns): void => {
     setCols(c);
     if (experiment) saveColumns(experiment, c);
@@ -545,8 +558,8 @@ export function ExperimentsPage({ rest }: { rest: string[] }) {
           onConfirm={() => void doDelete()}
           testId="delete-dialog"
         >
-          {deleteCount > selected.length ? `This removes ${deleteCount} runs including child runs, ` : 'This removes '}
-          their artifacts and scored rows from the workspace. Registered versions pointing at them stop working. This cannot be undone.
+          {deleteCount > selected.length ? `This removes ${deleteCount} runs (child runs included)` : selected.length === 1 ? 'This removes the run' : `This removes the ${selected.length} runs`}, with
+          their artifacts and scored rows, from the workspace. Registered versions pointing at them stop working. This cannot be undone.
         </ConfirmDialog>
       )}
     </div>

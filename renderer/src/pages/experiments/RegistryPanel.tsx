@@ -9,7 +9,7 @@ import { call } from '../../api/client.ts';
 import { ErrorBox, useToasts } from '../../components/Notices.tsx';
 import { formatDateTime } from '../../format.ts';
 import { runHash } from '../models/links.ts';
-import { formatMetric, formatParam, metricLabel, metricNames } from '../models/run-format.ts';
+import { formatMetric, formatMetricOf, formatParam, metricLabel, metricNames } from '../models/run-format.ts';
 
 const ALIASES = ['production', 'staging'];
 
@@ -128,7 +128,7 @@ function Card({ card, onClose }: { card: ModelCard; onClose(): void }) {
           {metrics.map((m) => (
             <div className="param-kv" key={m}>
               <span className="muted">{metricLabel(m)}</span>
-              <span className="mono">{formatMetric(card.metrics[m] ?? card.metrics[`${m}_mean`])}</span>
+              <span className="mono">{formatMetricOf(card.run, m)}</span>
             </div>
           ))}
         </div>

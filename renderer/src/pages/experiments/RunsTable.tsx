@@ -190,6 +190,11 @@ const RunRow = memo(function RunRow({ run, depth, childCount, expanded, selected
         <a href={runHash(run.id)} className="rt-link" title="Open the run" data-testid="run-link">
           ↗
         </a>
+        {run.tags.includes('best') && (
+          <span className="best-star" title="Best trial of its sweep">
+            ★
+          </span>
+        )}
         <InlineEdit value={run.name} onSave={(v) => v.trim() && actions.rename(run.id, v.trim())} placeholder="(unnamed)" testId="run-name" className="rt-name-text" />
         {kind && (
           <span className="pill kind-pill" title={`${childCount} child runs`}>

@@ -190,7 +190,7 @@ export function SharePanel({ experiment, selectedIds, topLevelIds, onImported }:
           <div className="row">
             <span className="muted">Import</span>
             <input className="grow mono" value={importPath} onChange={(e) => setImportPath(e.target.value)} placeholder="/path/to/runs.fleetlens-runs.gz" data-testid="archive-import-path" />
-            <input value={importInto} onChange={(e) => setImportInto(e.target.value)} placeholder="into experiment (keep theirs)" />
+            <input value={importInto} onChange={(e) => setImportInto(e.target.value)} placeholder="into experiment (default: keep theirs)" className="import-into" />
             <button type="button" className="btn" disabled={archiveBusy || !importPath.trim()} onClick={() => void importArchive()} data-testid="archive-import">
               Import archive
             </button>

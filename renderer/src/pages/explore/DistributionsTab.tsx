@@ -80,7 +80,7 @@ function DistributionCard({ dataset, roles }: { dataset: DatasetInfo; roles: Dat
   const dist = useCall('explore.distribution', { dataset: dataset.name, sensor, ...(split ? { splitBy: split } : {}), bins: 50 }, datasetVersion(dataset));
   const figure = useMemo(() => (dist.data ? distributionFigure(dist.data, roles, normalize && dist.data.groups.length > 1) : null), [dist.data, roles, normalize]);
   const d = dist.data;
-  const empty = !d ? (dist.error ? 'No chart: see the error above' : null) : d.groups.length === 0 ? `${sensor} has no values` : null;
+  const empty = !d ? (dist.error ? 'No chart: see the error above' : `Binning ${sensor}…`) : d.groups.length === 0 ? `${sensor} has no values` : null;
 
   return (
     <ChartCard
@@ -113,7 +113,7 @@ function DistributionCard({ dataset, roles }: { dataset: DatasetInfo; roles: Dat
       }
     >
       {dist.error !== null && <ErrorBox title="Could not compute the distribution" error={dist.error} />}
-      <PlotlyChart testId="dist-chart" data={figure?.data ?? []} layout={figure?.layout ?? {}} height={360} busy={dist.loading} empty={empty} />
+      <PlotlyChart testId="dist-chart" data={figure?.data ?? []} layout={figure?.layout ?? {}} height={330 + 16 * (d?.groups.length ?? 2)} busy={dist.loading} empty={empty} />
     </ChartCard>
   );
 }
@@ -126,20 +126,21 @@ function distributionFigure(d: DistributionResponse, roles: DatasetRoles, normal
   const split = d.groups.length > 1;
   // Smaller groups drawn last so they sit on top (labelled rows are usually the rare ones).
   const order = d.groups.map((g, i) => ({ g, i })).sort((a, b) => b.g.count - a.g.count);
+  // Two overlaid translucent histograms read well; beyond that they turn to mud, so each group becomes a step outline.
+  const outlines = d.groups.length > 2;
   for (const { g, i } of order) {
     const st = groupStyle(g.key, i, d.splitBy, roles);
     const y = Array.from(g.hist, (c) => (normalize ? (c / Math.max(1, g.count)) * 100 : c));
-    data.push({
-      type: 'bar',
+    const common = {
       name: `${st.name} (${formatCount(g.count)})`,
       legendgroup: g.key,
       x: centers,
       y,
-      width: w,
-      marker: { color: st.color, opacity: split ? 0.55 : 0.85, line: { width: 0 } },
       customdata: Array.from(g.hist),
       hovertemplate: `${st.name}<br>${d.sensor} %{x:.4~g} ± ${formatNumber(w / 2)}<br>%{customdata:,} rows${normalize ? ' (%{y:.2f}% of group)' : ''}<extra></extra>`,
-    });
+    };
+    if (outlines) data.push({ type: 'scatter', mode: 'lines', line: { color: st.color, width: 1.6, shape: 'hvh' }, ...common });
+    else data.push({ type: 'bar', width: w, marker: { color: st.color, opacity: split ? 0.55 : 0.85, line: { width: 0 } }, ...common });
   }
   d.groups.forEach((g, i) => {
     const st = groupStyle(g.key, i, d.splitBy, roles);
@@ -179,6 +180,9 @@ function distributionFigure(d: DistributionResponse, roles: DatasetRoles, normal
       hovertemplate: `${st.name}<br>%{x:.4~g}<extra>min / max</extra>`,
     } as Data);
   });
+  // The box strip grows with the number of groups so every group keeps a readable row.
+  const boxShare = Math.min(0.42, 0.08 + 0.055 * d.groups.length);
+  const names = d.groups.map((g, i) => groupStyle(g.key, i, d.splitBy, roles).name);
   const layout: Partial<Layout> = {
     showlegend: true,
     barmode: 'overlay',
@@ -186,8 +190,8 @@ function distributionFigure(d: DistributionResponse, roles: DatasetRoles, normal
     margin: { l: 64, r: 16, t: 30, b: 44 },
     legend: { orientation: 'h', x: 0, y: 1.02, yanchor: 'bottom' },
     xaxis: axis(d.sensor, { anchor: 'y2' }),
-    yaxis: axis(normalize ? '% of group rows per bin' : 'rows per bin', { domain: [0.3, 1], rangemode: 'tozero', ticksuffix: normalize ? '%' : '' }),
-    yaxis2: axis('', { domain: [0, 0.22], type: 'category', showgrid: false, autorange: 'reversed', tickfont: { size: 10, color: CHART_COLORS.muted } }),
+    yaxis: axis(normalize ? '% of group rows per bin' : 'rows per bin', { domain: [boxShare + 0.08, 1], rangemode: 'tozero', ticksuffix: normalize ? '%' : '' }),
+    yaxis2: axis('', { domain: [0, boxShare], type: 'category', showgrid: false, autorange: 'reversed', tickmode: 'array', tickvals: names, ticktext: names, tickfont: { size: 10, color: CHART_COLORS.muted } }),
   };
   return { data, layout };
 }
@@ -205,8 +209,11 @@ function ScatterCard({ dataset, roles }: { dataset: DatasetInfo; roles: DatasetR
   const r = sc.data;
   let note = '';
   if (r?.kind === 'density') note = `${formatCount(r.total)} rows: showing density (more than ${formatCount(MAX_POINTS)} points would hide the shape)`;
-  else if (r?.kind === 'points') note = `${formatCount(r.total)} rows, every one drawn`;
-  const empty = !r ? (sc.error ? 'No chart: see the error above' : null) : r.total === 0 ? `No rows with both ${x} and ${y}` : null;
+  else if (r?.kind === 'points') {
+    const groups = r.color ? new Set(r.color).size : 0;
+    note = `${formatCount(r.total)} rows, every one drawn${groups > 12 ? ` · ${formatCount(groups)} ${r.colorBy === 'trip' ? 'trips' : 'groups'}: colours repeat, hover names each` : ''}`;
+  }
+  const empty = !r ? (sc.error ? 'No chart: see the error above' : 'Loading…') : r.total === 0 ? `No rows with both ${x} and ${y}` : null;
 
   return (
     <ChartCard
@@ -315,7 +322,8 @@ function scatterFigure(r: ScatterResponse, xName: string, yName: string, roles: 
       x: r.x,
       y: r.y,
       text: r.color,
-      marker: { size: 4, opacity: 0.6, color: r.color.map((c) => index.get(c)! % 20), colorscale: 'Turbo', cmin: 0, cmax: 19 },
+      // Palette colours repeat across groups; neighbouring runs still tell apart, and hover names the group.
+      marker: { size: 4, opacity: 0.6, color: r.color.map((c) => seriesColor(index.get(c)!)) },
       hovertemplate: `${r.colorBy} %{text}<br>${xName} %{x:.4~g}<br>${yName} %{y:.4~g}<extra></extra>`,
     } as Data);
     return { data, layout: { ...base, showlegend: false } };
@@ -333,7 +341,7 @@ function scatterFigure(r: ScatterResponse, xName: string, yName: string, roles: 
       hovertemplate: `${st.name}<br>${xName} %{x:.4~g}<br>${yName} %{y:.4~g}<extra></extra>`,
     });
   });
-  return { data, layout: { ...base, showlegend: true, legend: { orientation: 'h', x: 0, y: 1.02, yanchor: 'bottom' } } };
+  return { data, layout: { ...base, showlegend: true, legend: { orientation: 'h', x: 0, y: 1.02, yanchor: 'bottom', itemsizing: 'constant' } } };
 }
 
 function CorrelationCard({ dataset, roles }: { dataset: DatasetInfo; roles: DatasetRoles }) {
@@ -342,7 +350,7 @@ function CorrelationCard({ dataset, roles }: { dataset: DatasetInfo; roles: Data
   const c = corr.data;
   const undefinedCount = c ? c.sensors.filter((_, i) => Number.isNaN(c.r[i * c.sensors.length + i]!)).length : 0;
   const n = c?.sensors.length ?? roles.sensors.length;
-  const empty = !c ? (corr.error ? 'No chart: see the error above' : null) : c.sensors.length < 2 ? 'Correlation needs at least two sensors' : null;
+  const empty = !c ? (corr.error ? 'No chart: see the error above' : 'Computing correlations…') : c.sensors.length < 2 ? 'Correlation needs at least two sensors' : null;
   return (
     <ChartCard
       testId="chart-correlation"
@@ -394,7 +402,7 @@ function correlationFigure(c: CorrelationResponse): { data: Data[]; layout: Part
     ],
     layout: {
       margin: { l: 64, r: 16, t: 12, b: 44 },
-      xaxis: axis('sensor', { type: 'category', showgrid: false, showline: false, tickangle: n > 8 ? -45 : 0 }),
+      xaxis: axis('sensor', { type: 'category', showgrid: false, showline: false, tickangle: n > 4 ? -40 : 0 }),
       yaxis: axis('sensor', { type: 'category', showgrid: false, showline: false, autorange: 'reversed' }),
     },
   };

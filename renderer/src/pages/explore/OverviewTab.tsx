@@ -60,8 +60,9 @@ function Kpis({ o, roles }: { o: FleetOverview | null; roles: DatasetRoles }) {
       const digits = b - a > 2 * 86_400_000 ? 10 : 16;
       spanSub = `${String(span.min).slice(0, digits)} → ${String(span.max).slice(0, digits)}`;
     } else {
-      spanMain = `${formatNumber(Number(span.max) - Number(span.min))} ${roles.time ?? ''}`.trim();
-      spanSub = `${formatNumber(Number(span.min))} → ${formatNumber(Number(span.max))}`;
+      // A numeric axis (cycles, counters) has no unit we know of: the span, and the column it is measured in.
+      spanMain = formatNumber(Number(span.max) - Number(span.min));
+      spanSub = `${roles.time ?? 'time'} ${formatNumber(Number(span.min))} → ${formatNumber(Number(span.max))}`;
     }
   }
   const tiles: { key: string; label: string; value: string; sub: string; tone?: 'label' | 'muted' }[] = [

@@ -214,7 +214,7 @@ export function SqlTab({ dataset }: { dataset: DatasetInfo }) {
             />
           ) : (
             <div className="ex-result-empty" data-testid="sql-result-empty">
-              {running ? 'Running…' : `Write a query above and press Run (${isMac ? '⌘' : 'Ctrl'}+Enter). Every dataset is a table: ${dataset.name}, …`}
+              {running ? 'Running…' : `Write a query above and press Run (${isMac ? '⌘' : 'Ctrl'}+Enter). Every dataset is a table of that name, e.g. ${dataset.name}.`}
             </div>
           )}
         </div>

@@ -17,7 +17,7 @@ import { formatCount } from '../../format.ts';
 import { datasetRoles, datasetVersion, timeAxisTitle, type DatasetRoles } from './dataset-roles.ts';
 import { formatAxisValue, parseAxisValue } from './explore-format.ts';
 import type { ChartTarget } from './explore-route.ts';
-import { useStoredState } from './use-call.ts';
+import { useCall, useStoredState } from './use-call.ts';
 
 /** Wait this long after the last zoom/pan step before asking the engine (a drag emits many). */
 const DEBOUNCE_MS = 150;
@@ -26,12 +26,12 @@ const DEFAULT_SENSORS = 4;
 /** Trip names drawn above the plot at most (the dashed lines are always drawn). */
 const MAX_TRIP_NAMES = 24;
 
-type Window = [number, number] | null;
+type TimeWindow = [number, number] | null;
 
 interface Loaded {
   res: SeriesResponse;
   /** The window this answer was asked for (null: whole extent). */
-  window: Window;
+  window: TimeWindow;
   width: number;
   sensors: string[];
 }
@@ -114,7 +114,7 @@ function bands(times: Float64Array, gap: number): [number, number][] {
 }
 
 /** The x window of a relayout event: a range, 'reset' (autorange), or null when x did not change. */
-function windowOf(e: PlotRelayoutEvent, temporal: boolean): Window | 'reset' | null {
+function windowOf(e: PlotRelayoutEvent, temporal: boolean): TimeWindow | 'reset' | null {
   const rec = e as unknown as Record<string, unknown>;
   for (const key of Object.keys(rec)) {
     let m = /^xaxis(\d*)\.autorange$/.exec(key);
@@ -137,9 +137,23 @@ function windowOf(e: PlotRelayoutEvent, temporal: boolean): Window | 'reset' | n
 }
 
 function TripChart({ dataset, roles, target, onTarget }: { dataset: DatasetInfo; roles: DatasetRoles; target: ChartTarget; onTarget(t: ChartTarget): void }) {
-  const [stored, setSensors] = useStoredState<string[]>(`view.sensors.${dataset.name}`, roles.sensors.slice(0, DEFAULT_SENSORS));
-  const sensors = useMemo(() => roles.sensors.filter((s) => stored.includes(s)), [roles.sensors, stored]);
-  const [win, setWin] = useState<Window>(null);
+  const [stored, setSensors] = useStoredState<string[] | null>(`view.sensors.${dataset.name}`, null);
+  // First visit: default to sensors that vary. A sensor whose correlation with itself is undefined has zero
+  // variance (C-MAPSS has seven); charting it draws a flat line. The correlation call is a cheap way to know.
+  const needDefault = stored === null && roles.sensors.length > DEFAULT_SENSORS;
+  const corr = useCall('explore.correlation', needDefault ? { dataset: dataset.name } : null, datasetVersion(dataset));
+  const sensors = useMemo(() => {
+    if (stored !== null) return roles.sensors.filter((s) => stored.includes(s));
+    if (!needDefault) return roles.sensors;
+    if (corr.data) {
+      const c = corr.data;
+      const varying = c.sensors.filter((_, i) => Number.isFinite(c.r[i * c.sensors.length + i]!));
+      return roles.sensors.filter((s) => varying.includes(s)).slice(0, DEFAULT_SENSORS);
+    }
+    return corr.error !== null ? roles.sensors.slice(0, DEFAULT_SENSORS) : [];
+  }, [roles.sensors, stored, needDefault, corr.data, corr.error]);
+  const choosing = stored === null && needDefault && !corr.data && corr.error === null;
+  const [win, setWin] = useState<TimeWindow>(null);
   const [width, setWidth] = useState(0);
   const [loaded, setLoaded] = useState<Loaded | null>(null);
   const [error, setError] = useState<unknown>(null);
@@ -165,8 +179,11 @@ function TripChart({ dataset, roles, target, onTarget }: { dataset: DatasetInfo;
   sensorsRef.current = sensors;
   useEffect(() => {
     const sensors = sensorsRef.current;
-    if (width === 0 || sensors.length === 0) return;
     const mine = ++seq.current;
+    if (width === 0 || sensors.length === 0) {
+      setLoading(false);
+      return;
+    }
     const req: SeriesRequest = {
       dataset: dataset.name,
       ...(target.device !== null ? { device: target.device } : {}),
@@ -218,9 +235,10 @@ function TripChart({ dataset, roles, target, onTarget }: { dataset: DatasetInfo;
   const canTripScope = target.trip !== null;
 
   let empty: string | null = null;
-  if (sensors.length === 0) empty = 'Choose at least one sensor above';
-  else if (!res) empty = error ? 'No chart: see the error above' : null;
-  else if (res.rawRows === 0) empty = res.extent ? 'No rows in this window — double-click the chart or press “Whole extent”' : `No rows for this ${target.scope}`;
+  if (choosing) empty = 'Choosing sensors…';
+  else if (sensors.length === 0) empty = 'Choose at least one sensor above';
+  else if (!res) empty = error ? 'No chart: see the error above' : 'Loading the series…';
+  else if (res.rawRows === 0) empty = res.extent ? 'No rows in this window — press “Whole extent” above' : `No rows for this ${target.scope}`;
 
   return (
     <div className="ex-scroll" data-testid="view-tab">
@@ -304,7 +322,7 @@ function TripChart({ dataset, roles, target, onTarget }: { dataset: DatasetInfo;
               )}
             </>
           ) : (
-            <span className="muted">{sensors.length ? 'Loading…' : 'No sensors chosen'}</span>
+            <span className="muted">{sensors.length || choosing ? 'Loading…' : 'No sensors chosen'}</span>
           )}
           {loading && res && <span className="muted"> · refining…</span>}
         </div>
@@ -374,6 +392,8 @@ function buildFigure(loaded: Loaded, roles: DatasetRoles, target: ChartTarget): 
   const gap = Math.min(0.06, 14 / plotH);
   const slot = (1 - gap * (n - 1)) / n;
   const data: Data[] = [];
+  // Labelled-row markers go after the sensors, so the legend lists every sensor first.
+  const marks: Data[] = [];
   const layout: Partial<Layout> = {
     margin: MARGIN,
     showlegend: true,
@@ -429,7 +449,7 @@ function buildFigure(loaded: Loaded, roles: DatasetRoles, target: ChartTarget): 
         lx.push(tl);
         ly.push(t.y[k]!);
       }
-      data.push({
+      marks.push({
         type: 'scatter',
         mode: 'markers',
         name: `${roles.label ?? 'label'} = 1 (labelled row)`,
@@ -467,9 +487,13 @@ function buildFigure(loaded: Loaded, roles: DatasetRoles, target: ChartTarget): 
     } as Partial<LayoutAxis>);
   });
 
+  data.push(...marks);
   if (res.tripStarts.length > 0) {
+    // Dozens of boundaries in view would hide the data behind them: draw them fainter the more there are.
+    const many = res.tripStarts.length > 40;
+    const boundary = { color: many ? 'rgba(100, 107, 119, 0.35)' : CHART_COLORS.muted, width: many ? 0.8 : 1, dash: 'dash' as const };
     for (const st of res.tripStarts) {
-      shapes.push({ type: 'line', xref: 'x', yref: 'paper', x0: st.x, x1: st.x, y0: 0, y1: 1, line: { color: CHART_COLORS.muted, width: 1, dash: 'dash' } });
+      shapes.push({ type: 'line', xref: 'x', yref: 'paper', x0: st.x, x1: st.x, y0: 0, y1: 1, line: boundary });
     }
     // Trip names above the plot where they fit: the charted trip first, then left to right without overlaps.
     const lo = win ? win[0] : (res.extent?.[0] ?? 0);
@@ -479,7 +503,7 @@ function buildFigure(loaded: Loaded, roles: DatasetRoles, target: ChartTarget): 
     for (const st of ordered.slice(0, 400)) {
       const a = pxOf(st.x);
       const b = a + st.trip.length * 6 + 10;
-      if (taken.some(([p, q]) => a < q && b > p) || taken.length >= MAX_TRIP_NAMES) continue;
+      if (a < 0 || b > loaded.width + 8 || taken.some(([p, q]) => a < q && b > p) || taken.length >= MAX_TRIP_NAMES) continue;
       taken.push([a, b]);
       const mine = st.trip === target.trip;
       annotations.push({ xref: 'x', yref: 'paper', x: st.x, y: 1, yanchor: 'bottom', xanchor: 'left', text: mine ? `<b>${st.trip}</b>` : st.trip, showarrow: false, font: { size: 9.5, color: mine ? CHART_COLORS.accent : CHART_COLORS.muted }, xshift: 2 });

@@ -18,6 +18,14 @@ import type { ChartTarget } from './explore-route.ts';
 import { useStoredState } from './use-call.ts';
 
 const PAGE = 200;
+const STAT = new Intl.NumberFormat('en-US', { maximumSignificantDigits: 4 });
+
+/** Per-sensor min/mean/max: four significant digits keep the columns narrow (hover shows the full value). */
+function formatStat(n: number): string {
+  if (Number.isNaN(n)) return '—';
+  if (n !== 0 && (Math.abs(n) >= 1e9 || Math.abs(n) < 1e-4)) return n.toExponential(2);
+  return STAT.format(n);
+}
 
 const PRESETS: { id: TripPreset; label: string; column: string; hint: string }[] = [
   { id: 'labelled', label: 'Most labelled', column: 'labelled', hint: 'Most labelled rows first' },
@@ -61,7 +69,7 @@ function describeColumn(name: string, roles: DatasetRoles): { label: string; sub
       // Per-sensor statistics: the sensor as the name, the statistic underneath.
       const m = /^(.*)_(min|mean|max)$/.exec(name);
       const label = m ? m[1]! : name;
-      return { label, sub: m ? m[2]! : '', width: Math.max(92, Math.min(170, label.length * 7.4 + 26)), align: 'right' };
+      return { label, sub: m ? m[2]! : '', width: Math.max(100, Math.min(170, label.length * 7.4 + 26)), align: 'right' };
     }
   }
 }
@@ -85,9 +93,10 @@ function renderValue(name: string, v: Cell, roles: DatasetRoles): ReactNode {
     case 'missing_rate':
       return formatPercent(n);
     case 'extreme_z':
-      return Number.isFinite(n) ? n.toFixed(1) : '—';
+      // Astronomic scores come from near-constant sensors (MAD 0): show the magnitude rather than a cut-off number.
+      return Number.isFinite(n) ? (Math.abs(n) >= 1e5 ? n.toExponential(1) : n.toFixed(1)) : '—';
     default:
-      return typeof v === 'number' || Number.isFinite(n) ? formatNumber(n) : String(v);
+      return typeof v === 'number' || Number.isFinite(n) ? formatStat(n) : String(v);
   }
 }
 
@@ -137,7 +146,15 @@ export function TripsTab({ dataset, onOpen }: { dataset: DatasetInfo; onOpen(t: 
 
   const current = meta && meta.key === resetKey ? meta : null;
   const shownMeta = current ?? meta;
-  const colNames = useMemo(() => (shownMeta?.columns ?? []).map((c) => c.name), [shownMeta]);
+  const allNames = useMemo(() => (shownMeta?.columns ?? []).map((c) => c.name), [shownMeta]);
+  // Columns that mean nothing for this dataset (label counts without a label, trip counts without trips) are left out.
+  const visible = useMemo(
+    () => allNames.map((name, index) => ({ name, index })).filter(({ name }) => (roles.label || (name !== 'labelled' && name !== 'label_rate')) && (roles.trip || name !== 'trips')),
+    [allNames, roles],
+  );
+  const colNames = useMemo(() => visible.map((v) => v.name), [visible]);
+  const pagedGetCell = paged.getCell;
+  const getCell = useCallback((r: number, c: number) => pagedGetCell(r, visible[c]?.index ?? -1), [pagedGetCell, visible]);
   const effectiveSort: Sort = sort ?? { column: PRESETS.find((p) => p.id === preset)!.column, desc: true };
 
   const columns = useMemo<VTColumn[]>(
@@ -164,8 +181,8 @@ export function TripsTab({ dataset, onOpen }: { dataset: DatasetInfo; onOpen(t: 
     const row = target.closest<HTMLElement>('[data-testid="vt-row"]');
     if (!row) return;
     const r = Number(row.dataset.row);
-    const dev = paged.getCell(r, colNames.indexOf('device'));
-    const trip = unit === 'trip' ? paged.getCell(r, colNames.indexOf('trip')) : null;
+    const dev = getCell(r, colNames.indexOf('device'));
+    const trip = unit === 'trip' ? getCell(r, colNames.indexOf('trip')) : null;
     if (dev === undefined || trip === undefined) return;
     onOpen({ scope: unit === 'trip' && trip !== null ? 'trip' : 'device', device: dev === null ? null : String(dev), trip: trip === null ? null : String(trip) });
   };
@@ -188,12 +205,14 @@ export function TripsTab({ dataset, onOpen }: { dataset: DatasetInfo; onOpen(t: 
         <div className="segmented" role="group" aria-label="Presets">
           {PRESETS.map((p) => {
             const on = effectiveSort.column === p.column && effectiveSort.desc;
+            const off = p.id === 'labelled' && !roles.label;
             return (
               <button
                 key={p.id}
                 type="button"
                 className={`seg-btn${on ? ' on' : ''}`}
-                title={p.hint}
+                title={off ? 'No label column: set one on the Data page' : p.hint}
+                disabled={off}
                 data-testid={`trips-preset-${p.id}`}
                 onClick={() => {
                   setPreset(p.id);
@@ -247,7 +266,7 @@ export function TripsTab({ dataset, onOpen }: { dataset: DatasetInfo; onOpen(t: 
           testId="trips-table"
           columns={columns}
           total={total}
-          getCell={paged.getCell}
+          getCell={getCell}
           onRangeChange={paged.request}
           version={paged.version}
           rowNumbers

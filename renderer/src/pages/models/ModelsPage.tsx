@@ -11,6 +11,7 @@ import type { FeatureRecipe } from '../../../../core/features/recipe.ts';
 import type { DetectorInfo, SplitSpec, ThresholdSpec, TrainRequest } from '../../../../core/models/api.ts';
 import type { ParamValue } from '../../../../core/models/detector.ts';
 import { call } from '../../api/client.ts';
+import { loadPlotly } from '../../components/charts/PlotlyChart.tsx';
 import { ErrorBox, useToasts } from '../../components/Notices.tsx';
 import { formatCount, formatRelative } from '../../format.ts';
 import { navigate, routeHash } from '../../route.ts';
@@ -155,6 +156,11 @@ export function ModelsPage({ rest }: { rest: string[] }) {
   const [trainError, setTrainError] = useState<unknown>(null);
   const [mine, setMine] = useState<Set<string>>(new Set());
   const [experiments, setExperiments] = useState<string[]>([]);
+
+  // Warm the chart library now: run pages and comparisons are the next stop, and their charts then draw at once.
+  useEffect(() => {
+    void loadPlotly().catch(() => undefined);
+  }, []);
 
   useEffect(() => {
     Promise.all([call('datasets.list', {}), call('models.detectors', {})]).then(([ds, dets]) => {
@@ -405,7 +411,7 @@ export function ModelsPage({ rest }: { rest: string[] }) {
           </div>
         </section>
 
-        <section className="panel mx-section mx-actions" data-testid="train-actions">
+        <section className={`panel mx-section mx-actions${action ? ' open' : ''}`} data-testid="train-actions">
           <div className="row wrap">
             <button type="button" className="btn btn-primary" disabled={!canSubmit} onClick={() => void train()} data-testid="train-button">
               {busy ? 'Starting…' : 'Train'}

@@ -14,17 +14,11 @@ import { asEvaluation, histogramFigure, prFigure, rocFigure, scoreSeriesFigure, 
 import { experimentsHash, exploreHashAt, runHash } from './links.ts';
 import { RunProgress } from './ModelsPage.tsx';
 import { Plot } from './Plot.tsx';
-import { formatMetric, formatMetricOf, formatMinutes, formatParam, KEY_METRICS, metricLabel, metricNames, parentKind, statusClass } from './run-format.ts';
+import { formatMetric, formatMetricOf, formatMinutes, formatParam, isTemporal, KEY_METRICS, metricLabel, metricNames, metricParts, parentKind, statusClass } from './run-format.ts';
 import { mergeRuns, useRun, useRunEvents } from './use-runs.ts';
 import './models.css';
 
 const TOP_PAGE = 50;
-
-/** A run's time axis is a timestamp when its fingerprint says so (epoch ms on the wire). */
-export function isTemporal(run: RunInfo): boolean {
-  const t = run.fingerprint?.columns.find((c) => c.role === 'time');
-  return t ? /TIMESTAMP|DATE/i.test(t.type) : false;
-}
 
 /** A time-axis value as text: a local date-time for timestamps, the raw number otherwise. */
 export function formatAxis(v: number | null, temporal: boolean): string {
@@ -35,23 +29,34 @@ export function formatAxis(v: number | null, temporal: boolean): string {
   return `${formatDateTime(d.toISOString())}:${p(d.getSeconds())}`;
 }
 
+function MetricTile({ run, name, small }: { run: RunInfo; name: string; small?: boolean }) {
+  const p = metricParts(run, name);
+  return (
+    <div className={`metric-tile${small ? ' small' : ''}`} data-testid={`metric-${name}`}>
+      <div className="metric-tile-label" title={name}>
+        {metricLabel(name)}
+      </div>
+      <div className="metric-tile-value">
+        {p.value}
+        {p.std !== null && <span className="metric-tile-std"> ± {p.std}</span>}
+      </div>
+    </div>
+  );
+}
+
 function MetricTiles({ run }: { run: RunInfo }) {
   const names = metricNames([run]);
-  const key = KEY_METRICS.filter((k) => names.includes(k));
+  // A sweep's best trial value leads: it is what the sweep was for.
+  const sweepBest = parentKind(run) === 'sweep' ? names.filter((n) => n.startsWith('best_') && n in run.metrics && !(`${n}_mean` in run.metrics)) : [];
+  const key = [...sweepBest, ...KEY_METRICS.filter((k) => names.includes(k) && !sweepBest.includes(k))];
   const rest = names.filter((n) => !key.includes(n));
   return (
     <div className="metric-tiles" data-testid="metric-tiles">
       {key.map((k) => (
-        <div className="metric-tile" key={k} data-testid={`metric-${k}`}>
-          <div className="metric-tile-label">{metricLabel(k)}</div>
-          <div className="metric-tile-value">{formatMetricOf(run, k)}</div>
-        </div>
+        <MetricTile key={k} run={run} name={k} />
       ))}
       {rest.map((k) => (
-        <div className="metric-tile small" key={k} data-testid={`metric-${k}`}>
-          <div className="metric-tile-label">{metricLabel(k)}</div>
-          <div className="metric-tile-value">{formatMetricOf(run, k)}</div>
-        </div>
+        <MetricTile key={k} run={run} name={k} small />
       ))}
     </div>
   );

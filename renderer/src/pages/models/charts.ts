@@ -133,6 +133,29 @@ export interface NamedSeries {
 }
 
 /**
+ * Points with a null inserted wherever the time step jumps far beyond the usual
+ * one (between trips), so the line does not draw a straight bridge over hours
+ * without data.
+ */
+export function breakGaps(xs: Float64Array, ys: Float64Array): { x: (number | null)[]; y: (number | null)[] } {
+  const steps: number[] = [];
+  for (let i = 1; i < xs.length; i++) steps.push(xs[i]! - xs[i - 1]!);
+  const sorted = [...steps].sort((a, b) => a - b);
+  const median = sorted[Math.floor(sorted.length / 2)] ?? 0;
+  const x: (number | null)[] = [];
+  const y: (number | null)[] = [];
+  for (let i = 0; i < xs.length; i++) {
+    if (i > 0 && median > 0 && steps[i - 1]! > 20 * median) {
+      x.push(null);
+      y.push(null);
+    }
+    x.push(xs[i]!);
+    y.push(ys[i]!);
+  }
+  return { x, y };
+}
+
+/**
  * Score over time of one device's test rows: a line per run, each run's
  * threshold as a dashed line, and the labelled rows of the first run as red marks.
  */
@@ -142,7 +165,8 @@ export function scoreSeriesFigure(list: NamedSeries[]): Figure {
   const temporal = list[0]?.series.temporal ?? false;
   list.forEach(({ name, series }, i) => {
     const color = SERIES_COLORS[i % SERIES_COLORS.length]!;
-    data.push({ type: 'scatter', mode: 'lines', x: Array.from(series.x), y: Array.from(series.score), name, line: { color, width: 1.2 } });
+    const { x, y } = breakGaps(series.x, series.score);
+    data.push({ type: 'scatter', mode: 'lines', x, y, name, connectgaps: false, line: { color, width: 1.2 } });
     shapes.push({ type: 'line', xref: 'paper', x0: 0, x1: 1, y0: series.threshold, y1: series.threshold, line: { color, width: 1.5, dash: 'dash' } });
   });
   const first = list[0]?.series;

@@ -27,6 +27,8 @@ const LABELS: Record<string, string> = {
 };
 
 export function metricLabel(name: string): string {
+  // A sweep parent records its best child's value of the optimized metric as best_<metric>.
+  if (!(name in LABELS) && name.startsWith('best_') && name.slice(5) in LABELS) return `Best trial's ${LABELS[name.slice(5)]}`;
   return LABELS[name] ?? name;
 }
 
@@ -34,7 +36,7 @@ export function metricLabel(name: string): string {
 export function formatMetric(v: number | undefined | null): string {
   if (v === undefined || v === null || Number.isNaN(v)) return '—';
   if (!Number.isFinite(v)) return v > 0 ? '∞' : '−∞';
-  if (Number.isInteger(v) && Math.abs(v) >= 1) return v.toLocaleString('en-US');
+  if ((Number.isInteger(v) && Math.abs(v) >= 1) || (Math.abs(v) >= 1000 && Math.abs(v) < 1e12)) return v.toLocaleString('en-US', { maximumFractionDigits: 0 });
   const a = Math.abs(v);
   if (a !== 0 && (a < 1e-3 || a >= 1e6)) return v.toExponential(2);
   return String(Number(v.toPrecision(4)));
@@ -67,12 +69,27 @@ export function metricOf(run: RunInfo, name: string): { value: number; std: numb
   return null;
 }
 
+/** A run's time axis is a timestamp when its fingerprint says so (epoch ms on the wire). */
+export function isTemporal(run: RunInfo): boolean {
+  const t = run.fingerprint?.columns.find((c) => c.role === 'time');
+  return t ? /TIMESTAMP|DATE/i.test(t.type) : false;
+}
+
+/** A metric's value and (for parents) its spread as text; lead times on a timestamp axis (minutes) as min/h/d. */
+export function metricParts(run: RunInfo, name: string): { value: string; std: string | null } {
+  const m = metricOf(run, name);
+  if (!m) return { value: '—', std: null };
+  const minutes = name === 'lead_time_mean' && isTemporal(run);
+  const value = minutes ? formatMinutes(m.value) : formatMetric(m.value);
+  if (m.std === null) return { value, std: null };
+  // Two significant digits are all a spread over a handful of seeds can support.
+  return { value, std: !Number.isFinite(m.std) ? '—' : minutes ? formatMinutes(m.std) : String(Number(m.std.toPrecision(2))) };
+}
+
 /** "0.84 ± 0.01" or "0.84". */
 export function formatMetricOf(run: RunInfo, name: string): string {
-  const m = metricOf(run, name);
-  if (!m) return '—';
-  // Two significant digits are all a spread over a handful of seeds can support.
-  return m.std === null ? formatMetric(m.value) : `${formatMetric(m.value)} ± ${Number.isFinite(m.std) ? Number(m.std.toPrecision(2)) : '—'}`;
+  const p = metricParts(run, name);
+  return p.std === null ? p.value : `${p.value} ± ${p.std}`;
 }
 
 /** Base metric names (a parent's `x_mean`/`x_std` pair counts as `x`) across runs, key metrics first. */
