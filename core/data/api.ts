@@ -86,7 +86,7 @@ export interface ImportProgress {
   files: number;
 }
 
-/** A page of rows, columnar: values[c][r] is column c of row r. Times as DuckDB prints them (`2026-01-27 04:31:00`), BIGINTs as numbers. */
+/** A page of rows, column-major: values[c][r] is column c of row r. Times as DuckDB prints them (`2026-01-27 04:31:00`), BIGINTs as numbers. */
 export interface TablePage {
   columns: { name: string; type: string }[];
   values: (string | number | boolean | null)[][];

@@ -3,10 +3,19 @@
  * movable aliases (production, staging, …), and a model card. References resolve
  * as `name@alias`, `name@N`, or a bare run id.
  */
+import { userInfo } from 'node:os';
 import { WorkbenchError } from '../api/errors.ts';
 import type { Workspace } from '../workspace/workspace.ts';
 import type { ExperimentStore } from './store.ts';
 import type { ModelCard, ModelVersion } from './api.ts';
+
+function safeUser(): string {
+  try {
+    return userInfo().username || 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
 
 const NAME_RE = /^[A-Za-z][A-Za-z0-9_.\-]{0,62}$/;
 const ALIAS_RE = /^[A-Za-z][A-Za-z0-9_\-]{0,31}$/;
@@ -33,7 +42,7 @@ export class ModelRegistry {
     if (run.status !== 'finished') throw new WorkbenchError('INVALID_ARGUMENT', `run ${runId} is ${run.status}; only finished runs can be registered`);
     if (!(await this.store.artifactNames(runId)).includes('model')) throw new WorkbenchError('INVALID_ARGUMENT', `run ${runId} has no model to register`);
     const next = Number((await this.ws.query(`SELECT coalesce(max(version), 0) + 1 AS v FROM fleetlens.model_versions WHERE name = $name`, { name }))[0]!.v);
-    const who = process.env.USER ?? process.env.USERNAME ?? 'unknown';
+    const who = process.env.USER ?? process.env.USERNAME ?? safeUser();
     await this.ws.run(`INSERT INTO fleetlens.model_versions VALUES ($name, $v, $run, now()::TIMESTAMP, $who, $d)`, { name, v: next, run: runId, who, d: description });
     return this.version(name, next);
   }
