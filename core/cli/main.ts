@@ -413,6 +413,11 @@ async function cmdModels(argv: string[]): Promise<void> {
 /** Run the CLI; returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
+  // `fleetlens <command> --help` prints help instead of running the command (e.g. starting a server).
+  if (cmd !== undefined && (rest.includes('--help') || rest.includes('-h'))) {
+    process.stdout.write(HELP);
+    return 0;
+  }
   try {
     switch (cmd) {
       case 'ingest':

@@ -47,7 +47,7 @@ export async function fleetOverview(ws: Workspace, dataset: string): Promise<Fle
     timeUnit = 'bucket';
     const lo = Number(ctx.info.timeSpan.min), hi = Number(ctx.info.timeSpan.max);
     const w = Math.max(hi - lo, 1e-9) / 50;
-    dims.push({ name: 'time', expr: `(${lo} + least(49, floor((${ctx.timeExpr} - ${lo}) / ${w})) * ${w})::VARCHAR` });
+    dims.push({ name: 'time', expr: `round(${lo} + least(49, floor((${ctx.timeExpr} - ${lo}) / ${w})) * ${w}, 6)::VARCHAR` });
   }
   const byDim = new Map<string, GroupRate[]>(dims.map((d) => [d.name, []]));
   if (dims.length) {

@@ -56,13 +56,19 @@ async function buildSummary(ws: Workspace, ctx: DatasetContext, unit: 'trip' | '
   let robust: { med: number; mad: number }[] = [];
   if (s.length) {
     const med = (await ws.query(`SELECT ${s.map((c, i) => `approx_quantile(${ident(c)}, 0.5) AS m${i}`).join(', ')} FROM ${ctx.table}`))[0]!;
-    const mad = (await ws.query(`SELECT ${s.map((c, i) => `approx_quantile(abs(${ident(c)} - ${num(med[`m${i}`]) || 0}), 0.5) AS d${i}`).join(', ')} FROM ${ctx.table}`))[0]!;
-    robust = s.map((_, i) => ({ med: num(med[`m${i}`]) || 0, mad: num(mad[`d${i}`]) || 0 }));
+    const mad = (await ws.query(`SELECT ${s.map((c, i) => `approx_quantile(abs(${ident(c)} - ${num(med[`m${i}`]) || 0}), 0.5) AS d${i}, stddev_pop(${ident(c)}) AS s${i}`).join(', ')} FROM ${ctx.table}`))[0]!;
+    // A sensor with zero MAD but some spread (e.g. two values, C-MAPSS s6) is scaled by its std instead,
+    // so it cannot dominate the ranking with near-infinite z; a truly constant sensor scores 0.
+    robust = s.map((_, i) => {
+      const m = num(mad[`d${i}`]) || 0;
+      const sd = num(mad[`s${i}`]) || 0;
+      return { med: num(med[`m${i}`]) || 0, mad: m > 0 ? m : sd / 1.4826 };
+    });
   }
   const zOf = (c: string, i: number): string => {
     const { med, mad } = robust[i]!;
-    const scale = mad > 0 ? mad * 1.4826 : 1e-12;
-    return `greatest(abs(max(${ident(c)}) - ${med}), abs(min(${ident(c)}) - ${med})) / ${scale}`;
+    if (!(mad > 0)) return '0.0';
+    return `greatest(abs(max(${ident(c)}) - ${med}), abs(min(${ident(c)}) - ${med})) / ${mad * 1.4826}`;
   };
   const t = ctx.timeExpr;
   const durationScale = ctx.temporal ? ' / 1000.0' : '';
@@ -72,10 +78,10 @@ async function buildSummary(ws: Workspace, ctx: DatasetContext, unit: 'trip' | '
     t ? `min(${t}) AS start` : 'NULL::DOUBLE AS start',
     t ? `(max(${t}) - min(${t}))${durationScale} AS duration` : 'NULL::DOUBLE AS duration',
     'count(*) AS rows',
-    lab ? `sum(${lab}) AS labelled` : '0 AS labelled',
-    lab ? `avg(${lab}) AS label_rate` : '0.0 AS label_rate',
-    s.length ? `(${s.map((c) => `count(*) - count(${ident(c)})`).join(' + ')})::DOUBLE / (count(*) * ${s.length}) AS missing_rate` : '0.0 AS missing_rate',
-    s.length ? `coalesce(greatest(${s.map(zOf).join(', ')}), 0) AS extreme_z` : '0.0 AS extreme_z',
+    lab ? `sum(${lab})::BIGINT AS labelled` : '0::BIGINT AS labelled',
+    lab ? `avg(${lab})::DOUBLE AS label_rate` : '0.0::DOUBLE AS label_rate',
+    s.length ? `(${s.map((c) => `count(*) - count(${ident(c)})`).join(' + ')})::DOUBLE / (count(*) * ${s.length}) AS missing_rate` : '0.0::DOUBLE AS missing_rate',
+    s.length ? `coalesce(greatest(${s.map(zOf).join(', ')}), 0)::DOUBLE AS extreme_z` : '0.0::DOUBLE AS extreme_z',
     ...s.flatMap((c) => [`min(${ident(c)}) AS ${ident(c + '_min')}`, `avg(${ident(c)}) AS ${ident(c + '_mean')}`, `max(${ident(c)}) AS ${ident(c + '_max')}`]),
   ];
   await ws.run(`CREATE OR REPLACE TABLE ${table} AS SELECT ${sel.join(', ')} FROM ${ctx.table} GROUP BY ${groups.join(', ')}`);

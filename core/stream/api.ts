@@ -83,7 +83,7 @@ export interface StreamStartRequest {
   unknownDevices?: 'accept' | 'dead-letter';
   /**
    * Field (event JSON path, or application property of that name) carrying a producer event id.
-   * When set, an event whose id was already stored or dead-lettered recently (the last 50,000 per
+   * When set, an event whose id was already stored or dead-lettered recently (the last 10,000 per
    * partition) is skipped as a duplicate: publishing is at-least-once, so a retried send can store
    * an event twice in the hub. Default null: no de-duplication beyond (partition, sequence number).
    * The tables' `event_id` column holds this field, or the `event_id` field when it is null.

@@ -170,7 +170,11 @@ const RING_POINTS = 600;
 const RING_DEVICES = 1000;
 const ALERTS_PER_SECOND = 50;
 const STATE_IDLE_MS = 10 * 60_000;
-const DEDUPE_WINDOW = 50_000;
+/**
+ * Event ids remembered per partition for de-duplication. A retried send follows the original in
+ * its partition closely (one send per partition is in flight), so thousands suffice.
+ */
+const DEDUPE_WINDOW = 10_000;
 
 /** The last RING_POINTS scored events of one device, for charts. */
 class DeviceRing {
@@ -183,6 +187,8 @@ class DeviceRing {
   head = 0;
   /** Threshold of the model that scored the newest point. */
   threshold = NaN;
+  /** When the device last had a point (ms): the least recent ring goes first past the cap. */
+  usedAt = 0;
 
   constructor(sensors: number) {
     this.values = Array.from({ length: sensors }, () => new Float64Array(RING_POINTS));
@@ -637,14 +643,12 @@ export class StreamPipeline {
       onScored?.(lat);
       this.window.addScored(lat, row.anomaly, now);
       let ring = this.rings.get(row.device);
-      if (ring) {
-        // Map order doubles as recency order for the device cap.
-        this.rings.delete(row.device);
-      } else {
+      if (!ring) {
+        if (this.rings.size >= RING_DEVICES) this.evictRing();
         ring = new DeviceRing(sensors.length);
-        if (this.rings.size >= RING_DEVICES) this.rings.delete(this.rings.keys().next().value!);
+        this.rings.set(row.device, ring);
       }
-      this.rings.set(row.device, ring);
+      ring.usedAt = now;
       ring.threshold = row.threshold;
       ring.push(row.time, row.score ?? NaN, (row.anomaly ? 1 : 0) | (row.raised ? 2 : 0), row.values, sensors);
     }
@@ -678,6 +682,19 @@ export class StreamPipeline {
       // Stopped by an error, not by us: free it so the next balancing loop takes it back at once.
       await this.store.abandon(ctx.fullyQualifiedNamespace, ctx.eventHubName, ctx.consumerGroup, ownerId, [ctx.partitionId]).catch(() => 0);
     }
+  }
+
+  /** Drop the ring of the device seen least recently (a scan, only when a new device exceeds the cap). */
+  private evictRing(): void {
+    let oldest: string | null = null;
+    let at = Infinity;
+    for (const [d, r] of this.rings) {
+      if (r.usedAt < at) {
+        at = r.usedAt;
+        oldest = d;
+      }
+    }
+    if (oldest !== null) this.rings.delete(oldest);
   }
 
   /** Stop taking events; the hub keeps them. */

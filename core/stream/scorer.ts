@@ -63,7 +63,7 @@ export interface ScorerOptions {
    * `event_id` is read from this field, or from `event_id` when it is null.
    */
   dedupeField?: string | null;
-  /** Ids remembered for de-duplication; default 50,000. */
+  /** Ids remembered for de-duplication; default 50,000 (the pipeline uses 10,000 per partition). */
   dedupeWindow?: number;
 }
 

@@ -128,7 +128,7 @@ export function App({ connection }: { connection: Connection }) {
               <ErrorBox title="The Fleetlens engine did not answer" error={infoError} testId="engine-error" />
             </div>
           )}
-          <ErrorBoundary resetKey={route.page}>{runIdFromHash(window.location.hash) !== null ? <RunPage key={runIdFromHash(window.location.hash)} runId={runIdFromHash(window.location.hash)!} /> : route.page === 'data' ? <DataPage rest={route.rest} /> : route.page === 'explore' ? <ExplorePage rest={route.rest} />: route.page === 'models' ? <ModelsPage rest={route.rest} /> : route.page === 'experiments' ? <ExperimentsPage rest={route.rest} /> : route.page === 'live' ? <LivePage rest={route.rest} /> : <PlaceholderPage page={route.page} />}</ErrorBoundary>
+          <ErrorBoundary resetKey={route.page}>{runIdFromHash(window.location.hash) !== null ? <RunPage key={runIdFromHash(window.location.hash)} runId={runIdFromHash(window.location.hash)!} /> : route.page === 'data' ? <DataPage rest={route.rest} /> : route.page === 'explore' ? <ExplorePage rest={route.rest} /> : route.page === 'models' ? <ModelsPage rest={route.rest} /> : route.page === 'experiments' ? <ExperimentsPage rest={route.rest} /> : route.page === 'live' ? <LivePage rest={route.rest} /> : <PlaceholderPage page={route.page} />}</ErrorBoundary>
         </main>
       </div>
     </ToastProvider>

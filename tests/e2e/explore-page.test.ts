@@ -167,7 +167,7 @@ describe('Explore page, browser mode, sample fleet', () => {
     await screenshot(page, 'explore-03-trip-view');
   });
 
-  test('trip view: zooming re-queries the engine for the window; double-click goes back to the extent', async () => {
+  test('trip view: zooming re-queries the engine for the window, kept in the address; double-click goes back to the extent', async () => {
     const before = await chartState(page);
     const statusBefore = await page.getByTestId('series-status').textContent();
     await dragZoom(page, 0.3, 0.55);
@@ -180,10 +180,17 @@ describe('Explore page, browser mode, sample fleet', () => {
     expect(await page.getByTestId('view-window').textContent()).toMatch(/^window 2026-/);
     await screenshot(page, 'explore-04-trip-zoomed');
 
+    // The window rides in the address: a reload comes back zoomed.
+    await expect.poll(() => new URL(page.url()).hash).toMatch(/\/view\/trip\/[^/]+\/[^/]+\/\d+\/\d+$/);
+    await page.reload();
+    const reloaded = await settledChart(page);
+    expect(reloaded.rawRows).toBe(zoomed.rawRows);
+
     await page.locator('[data-testid="trip-chart"] .nsewdrag[data-subplot="xy"]').dblclick();
     const reset = await settledChart(page, zoomed);
     expect(reset.rawRows).toBe(before.rawRows);
     expect(await page.getByTestId('view-window').textContent()).toContain('whole extent');
+    expect(new URL(page.url()).hash).toMatch(/\/view\/trip\/[^/]+\/[^/]+$/);
 
     // Device view: all trips of the device, trip starts as dashed lines.
     await page.getByTestId('view-scope-device').click();

@@ -69,6 +69,14 @@ export function ExplorePage({ rest }: { rest: string[] }) {
     navigate(exploreHash(current.name, tab, tab === 'view' ? (route.target ?? lastTarget) : null), { replace: true });
   };
   const openTarget = useCallback((t: ChartTarget, replace = false) => navigate(exploreHash(dsName, 'view', t), { replace }), [dsName]);
+  // Zoom and pan rewrite the address in place, so a reload or a copied link keeps the window.
+  const routeTargetKey = route.target ? JSON.stringify(route.target) : '';
+  const onWindow = useCallback(
+    (w: [number, number] | null) => {
+      if (routeTargetKey) navigate(exploreHash(dsName, 'view', JSON.parse(routeTargetKey) as ChartTarget, w), { replace: true });
+    },
+    [dsName, routeTargetKey],
+  );
 
   const roles = current ? datasetRoles(current) : null;
 
@@ -99,7 +107,7 @@ export function ExplorePage({ rest }: { rest: string[] }) {
         body = <TripsTab key={current.name} {...props} onOpen={(t) => openTarget(t)} />;
         break;
       case 'view':
-        body = <TripViewTab key={current.name} {...props} target={route.target ?? lastTarget} onTarget={(t) => openTarget(t, true)} />;
+        body = <TripViewTab key={current.name} {...props} target={route.target ?? lastTarget} window={route.window} onTarget={(t) => openTarget(t, true)} onWindow={onWindow} />;
         break;
       case 'distributions':
         body = <DistributionsTab key={current.name} {...props} />;

@@ -16,7 +16,7 @@ import { ErrorBox } from '../../components/Notices.tsx';
 import { formatCount } from '../../format.ts';
 import { datasetRoles, datasetVersion, timeAxisTitle, type DatasetRoles } from './dataset-roles.ts';
 import { formatAxisValue, parseAxisValue } from './explore-format.ts';
-import type { ChartTarget } from './explore-route.ts';
+import { addressWindow, type ChartTarget } from './explore-route.ts';
 import { useCall, useStoredState } from './use-call.ts';
 
 /** Wait this long after the last zoom/pan step before asking the engine (a drag emits many). */
@@ -36,7 +36,17 @@ interface Loaded {
   sensors: string[];
 }
 
-export function TripViewTab({ dataset, target, onTarget }: { dataset: DatasetInfo; target: ChartTarget | null; onTarget(t: ChartTarget): void }) {
+export interface TripViewProps {
+  dataset: DatasetInfo;
+  target: ChartTarget | null;
+  /** Zoom window from the address (null: whole extent). */
+  window: [number, number] | null;
+  onTarget(t: ChartTarget): void;
+  /** The user zoomed, panned or reset. */
+  onWindow(w: [number, number] | null): void;
+}
+
+export function TripViewTab({ dataset, target, window: routeWindow, onTarget, onWindow }: TripViewProps) {
   const roles = useMemo(() => datasetRoles(dataset), [dataset]);
   if (!roles.time) {
     return (
@@ -48,7 +58,7 @@ export function TripViewTab({ dataset, target, onTarget }: { dataset: DatasetInf
     );
   }
   if (!target) return <PickTarget dataset={dataset} roles={roles} onTarget={onTarget} />;
-  return <TripChart key={`${target.device}|${target.trip}|${target.scope}`} dataset={dataset} roles={roles} target={target} onTarget={onTarget} />;
+  return <TripChart key={`${target.device}|${target.trip}|${target.scope}`} dataset={dataset} roles={roles} target={target} routeWindow={routeWindow} onTarget={onTarget} onWindow={onWindow} />;
 }
 
 /** No trip chosen yet: offer the most notable one, and say where the list is. */
@@ -136,7 +146,16 @@ function windowOf(e: PlotRelayoutEvent, temporal: boolean): TimeWindow | 'reset'
   return null;
 }
 
-function TripChart({ dataset, roles, target, onTarget }: { dataset: DatasetInfo; roles: DatasetRoles; target: ChartTarget; onTarget(t: ChartTarget): void }) {
+interface TripChartProps {
+  dataset: DatasetInfo;
+  roles: DatasetRoles;
+  target: ChartTarget;
+  routeWindow: TimeWindow;
+  onTarget(t: ChartTarget): void;
+  onWindow(w: TimeWindow): void;
+}
+
+function TripChart({ dataset, roles, target, routeWindow, onTarget, onWindow }: TripChartProps) {
   const [stored, setSensors] = useStoredState<string[] | null>(`view.sensors.${dataset.name}`, null);
   // First visit: default to sensors that vary. A sensor whose correlation with itself is undefined has zero
   // variance (C-MAPSS has seven); charting it draws a flat line. The correlation call is a cheap way to know.
@@ -153,7 +172,20 @@ function TripChart({ dataset, roles, target, onTarget }: { dataset: DatasetInfo;
     return corr.error !== null ? roles.sensors.slice(0, DEFAULT_SENSORS) : [];
   }, [roles.sensors, stored, needDefault, corr.data, corr.error]);
   const choosing = stored === null && needDefault && !corr.data && corr.error === null;
-  const [win, setWin] = useState<TimeWindow>(null);
+  const [win, setWinState] = useState<TimeWindow>(routeWindow);
+  const setWin = useCallback(
+    (w: TimeWindow) => {
+      const at = w ? addressWindow(w) : null;
+      setWinState(at);
+      onWindow(at);
+    },
+    [onWindow],
+  );
+  // The address changed under us (back button, a link from Models or Live to the same trip): follow it.
+  const routeKey = routeWindow ? routeWindow.join(',') : '';
+  useEffect(() => {
+    setWinState((w) => ((w ? w.join(',') : '') === routeKey ? w : routeKey ? (routeKey.split(',').map(Number) as [number, number]) : null));
+  }, [routeKey]);
   const [width, setWidth] = useState(0);
   const [loaded, setLoaded] = useState<Loaded | null>(null);
   const [error, setError] = useState<unknown>(null);
@@ -219,7 +251,7 @@ function TripChart({ dataset, roles, target, onTarget }: { dataset: DatasetInfo;
       if (w === 'reset') setWin(null);
       else if (w) setWin(w);
     },
-    [roles.temporal],
+    [roles.temporal, setWin],
   );
 
   const figure = useMemo(() => (loaded ? buildFigure(loaded, roles, target) : null), [loaded, roles, target]);

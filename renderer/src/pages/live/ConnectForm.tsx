@@ -44,7 +44,8 @@ export function ConnectForm({ onStarted }: { onStarted(subscriptionId: string): 
   const [rows, setRows] = useState<MappingRow[]>([]);
   const [busy, setBusy] = useState<Busy>(null);
   const [error, setError] = useState<unknown>(null);
-  const secrets = window.fleetlensDesktop?.secrets ?? null;
+  // Read once: the preload's object may be a fresh proxy per access, and it is an effect dependency.
+  const [secrets] = useState(() => window.fleetlensDesktop?.secrets ?? null);
   const [remember, setRemember] = useState(false);
   const [hasSaved, setHasSaved] = useState(false);
 

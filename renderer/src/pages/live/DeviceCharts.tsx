@@ -207,6 +207,32 @@ function withGaps(time: Float64Array, series: Float64Array[]): { x: Float64Array
   return { x, ys };
 }
 
+/**
+ * When one silence takes up most of the window (a device back after hours or a replay jumping
+ * ahead), autorange would squeeze the recent points against the edge: show the stretch after
+ * the longest gap instead, with a little room. Null when autorange reads fine. Zooming out
+ * still reaches the older points.
+ */
+function latestSegment(time: Float64Array): [number, number] | null {
+  const n = time.length;
+  if (n < 3) return null;
+  const span = time[n - 1]! - time[0]!;
+  let gapAt = -1;
+  let gap = 0;
+  for (let i = 1; i < n; i++) {
+    const d = time[i]! - time[i - 1]!;
+    if (d > gap) {
+      gap = d;
+      gapAt = i;
+    }
+  }
+  if (!(span > 0) || gap < span * 0.5 || n - gapAt < 2) return null;
+  const a = time[gapAt]!;
+  const b = time[n - 1]!;
+  const pad = Math.max((b - a) * 0.03, 1);
+  return [a - pad, b + pad];
+}
+
 /** Stacked rows (sensor i on x{i+1}/y{i+1}, all x axes matching 'x'), the score row last. */
 function buildFigure(s: DeviceSeries, temporal: boolean, timeTitle: string): { data: Data[]; layout: Partial<Layout>; height: number } {
   const rows = s.sensors.length + 1;
@@ -224,10 +250,12 @@ function buildFigure(s: DeviceSeries, temporal: boolean, timeTitle: string): { d
     legend: { orientation: 'h', x: 0, xanchor: 'left', yref: 'container', y: 1, yanchor: 'top', font: { size: 11 } },
   };
   const xType: Partial<LayoutAxis> = temporal ? { type: 'date', hoverformat: '%Y-%m-%d %H:%M:%S' } : { type: 'linear' };
+  const focus = latestSegment(s.time);
+  const xRange: Partial<LayoutAxis> = focus ? { range: focus, autorange: false } : { autorange: true };
   let top = 1;
   const place = (i: number, h: number, title: string, color: string, lastRow: boolean): string => {
     const id = i === 0 ? '' : String(i + 1);
-    layout[`xaxis${id}` as 'xaxis'] = axis(lastRow ? timeTitle : '', { ...xType, anchor: `y${id}` as 'y', ...(i === 0 ? {} : { matches: 'x' }), showticklabels: lastRow } as Partial<LayoutAxis>);
+    layout[`xaxis${id}` as 'xaxis'] = axis(lastRow ? timeTitle : '', { ...xType, ...xRange, anchor: `y${id}` as 'y', ...(i === 0 ? {} : { matches: 'x' }), showticklabels: lastRow } as Partial<LayoutAxis>);
     layout[`yaxis${id}` as 'yaxis'] = axis(title, {
       domain: [Math.max(0, top - h), top],
       anchor: `x${id}` as 'x',

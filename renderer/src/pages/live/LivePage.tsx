@@ -8,11 +8,16 @@ import { useEffect, useState } from 'react';
 import type { StreamStatus } from '../../../../core/stream/api.ts';
 import { call, on } from '../../api/client.ts';
 import { ErrorBox } from '../../components/Notices.tsx';
-import { navigate } from '../../route.ts';
+import { navigate, routeHash } from '../../route.ts';
 import { ConnectForm } from './ConnectForm.tsx';
-import { isLive, liveHash } from './live-format.ts';
+import { isLive } from './live-format.ts';
 import { RunningView } from './RunningView.tsx';
 import './live.css';
+
+/** `#/live/<subscriptionId>` so a reload comes back to the running view; `#/live/new` for the form. */
+function liveHash(subscriptionId: string | null): string {
+  return routeHash('live', subscriptionId ?? 'new');
+}
 
 export function LivePage({ rest }: { rest: string[] }) {
   const selected = rest[0] ?? null;

@@ -60,8 +60,10 @@ export function RunningView({ subscriptionId, onNew }: { subscriptionId: string;
   const { status, alerts, loadError, setStatus } = useLiveStream(subscriptionId, onNewAlerts);
   const [acting, setActing] = useState<'pause' | 'resume' | 'stop' | null>(null);
   const [ctx, setCtx] = useState<ModelContext>({ run: null, dataset: null, devices: [] });
-  const [device, setDevice] = useState('');
-  const userPicked = useRef(false);
+  // The charted device survives a trip to Explore and back (the view remounts) for this tab.
+  const deviceKey = `fleetlens.live.device.${subscriptionId}`;
+  const [device, setDevice] = useState(() => readSession(deviceKey) ?? '');
+  const userPicked = useRef(device !== '');
 
   // The model's run and its training dataset: names, time axis, devices, Explore links.
   const runId = status?.model ?? null;
@@ -93,10 +95,14 @@ export function RunningView({ subscriptionId, onNew }: { subscriptionId: string;
     if (!userPicked.current && !device && alerts.length > 0) setDevice(alerts[0]!.device);
   }, [alerts, device]);
 
-  const pickDevice = useCallback((d: string) => {
-    userPicked.current = true;
-    setDevice(d);
-  }, []);
+  const pickDevice = useCallback(
+    (d: string) => {
+      userPicked.current = true;
+      setDevice(d);
+      writeSession(deviceKey, d);
+    },
+    [deviceKey],
+  );
 
   const act = async (what: 'pause' | 'resume' | 'stop'): Promise<void> => {
     setActing(what);
@@ -170,7 +176,7 @@ export function RunningView({ subscriptionId, onNew }: { subscriptionId: string;
           since {formatDateTime(status.startedAt)}
         </span>
         <span className="spacer" />
-        <NotifyButton permission={permission} on={notifyOn} onAsk={() => void askNotify()} onToggle={() => setNotifyOn((v) => !v)} />
+        {live && <NotifyButton permission={permission} on={notifyOn} onAsk={() => void askNotify()} onToggle={() => setNotifyOn((v) => !v)} />}
         {live ? (
           <>
             {status.state === 'paused' ? (
@@ -208,12 +214,29 @@ export function RunningView({ subscriptionId, onNew }: { subscriptionId: string;
       <div className="lv-body">
         <DeviceCharts subscriptionId={subscriptionId} live={live} temporal={roles.temporal} timeTitle={roles.timeTitle} device={device} devices={devices} onDevice={pickDevice} />
         <div className="lv-side">
-          <Partitions partitions={status.partitions} />
+          <Partitions partitions={status.partitions} live={live} />
           <AlertFeed alerts={alerts} target={target} onChart={pickDevice} cap={FEED_CAP} />
         </div>
       </div>
     </div>
   );
+}
+
+function readSession(key: string): string | null {
+  try {
+    return window.sessionStorage.getItem(key);
+  } catch {
+    // Storage disabled: the choice lasts as long as the view.
+    return null;
+  }
+}
+
+function writeSession(key: string, value: string): void {
+  try {
+    window.sessionStorage.setItem(key, value);
+  } catch {
+    // As above.
+  }
 }
 
 /**
@@ -261,6 +284,7 @@ const KpiTiles = memo(function KpiTiles({ status: s }: { status: StreamStatus })
   const [reasonsError, setReasonsError] = useState<unknown>(null);
   const [loadingReasons, setLoadingReasons] = useState(false);
   const uptime = Date.now() - new Date(s.startedAt).getTime();
+  const stopped = !isLive(s.state);
 
   // Status has counts only; the reasons are in the dead-letter table, read when asked (one query, not per tick).
   const loadReasons = async (): Promise<void> => {
@@ -280,7 +304,8 @@ const KpiTiles = memo(function KpiTiles({ status: s }: { status: StreamStatus })
 
   return (
     <section className="lv-kpis" data-testid="live-kpis">
-      <Tile id="eps" label="Events / s" value={formatPerSecond(s.eventsPerSecond)} raw={s.eventsPerSecond} sub={`${formatCount(s.counts.received)} received · ${formatDuration(Math.max(0, uptime))}`} />
+      {/* The last stats of a stopped stream still carry its 5 s average; nothing is being received any more. */}
+      <Tile id="eps" label="Events / s" value={formatPerSecond(stopped ? 0 : s.eventsPerSecond)} raw={stopped ? 0 : s.eventsPerSecond} sub={`${formatCount(s.counts.received)} received${stopped ? ' · stopped' : ` · ${formatDuration(Math.max(0, uptime))}`}`} />
       <Tile id="p50" label="Latency p50" value={formatLatency(s.latencyMs.p50)} raw={s.latencyMs.p50} sub="enqueued → stored, last 10 s" />
       <Tile id="p99" label="Latency p99" value={formatLatency(s.latencyMs.p99)} raw={s.latencyMs.p99} sub="enqueued → stored, last 10 s" tone={s.latencyMs.p99 !== null && s.latencyMs.p99 > 5000 ? 'warn' : undefined} />
       <Tile id="rate" label="Anomaly rate" value={formatRate(s.anomalyRate)} raw={s.anomalyRate} sub="score ≥ threshold, last 10 s" />
@@ -327,7 +352,7 @@ function Tile({ id, label, value, raw, sub, tone, children }: { id: string; labe
 }
 
 /** Backlog per partition: a table with a bar per row, scaled to the largest backlog. */
-const Partitions = memo(function Partitions({ partitions }: { partitions: PartitionStatus[] }) {
+const Partitions = memo(function Partitions({ partitions, live }: { partitions: PartitionStatus[]; live: boolean }) {
   const max = Math.max(1, ...partitions.map((p) => p.backlog ?? 0));
   const total = partitions.reduce((sum, p) => sum + (p.backlog ?? 0), 0);
   return (
@@ -347,10 +372,11 @@ const Partitions = memo(function Partitions({ partitions }: { partitions: Partit
         </thead>
         <tbody>
           {partitions.map((p) => (
-            <tr key={p.partitionId} data-testid="live-partition" data-backlog={p.backlog ?? ''} className={p.owned ? undefined : 'lv-not-owned'} title={p.owned ? undefined : 'Another instance reads this partition'}>
+            <tr key={p.partitionId} data-testid="live-partition" data-backlog={p.backlog ?? ''} className={p.owned || !live ? undefined : 'lv-not-owned'} title={p.owned || !live ? undefined : 'Another instance reads this partition'}>
               <td className="mono">
                 {p.partitionId}
-                {!p.owned && <span className="hint"> · not ours</span>}
+                {/* A stopped subscription has released every partition: that is not another reader. */}
+                {!p.owned && live && <span className="hint"> · not ours</span>}
               </td>
               <td className="num">{p.lastSequenceNumber === null ? '–' : formatCount(p.lastSequenceNumber)}</td>
               <td className="num">{p.lastEnqueuedSequenceNumber === null ? '–' : formatCount(p.lastEnqueuedSequenceNumber)}</td>

@@ -2,11 +2,11 @@
  * Pure helpers of the Live page (issue #7 item 7): connection-string checks that
  * never echo the key, the field mapping table ↔ `StreamStartRequest.mapping`,
  * specific wording for connection errors, model choices and KPI formatting.
+ * No DOM here, so tests/unit/live-format.test.ts runs them under Node.
  */
 import type { ModelVersion, RunInfo } from '../../../../core/experiments/api.ts';
 import type { PreviewField, StreamPreviewResponse, StreamState } from '../../../../core/stream/api.ts';
 import { WorkbenchError } from '../../../../core/api/errors.ts';
-import { routeHash } from '../../route.ts';
 
 /** What the form may show about a connection string: never the key itself. */
 export interface ConnectionInfo {
@@ -119,7 +119,7 @@ export function describeConnectError(err: unknown): ConnectErrorView {
   if (code === 'INVALID_ARGUMENT' && /connection ?string|EntityPath|eventHubName/i.test(message)) {
     return { kind: 'connection-string', title: 'Bad connection string', hint: 'Paste the whole string: Endpoint=sb://…;SharedAccessKeyName=…;SharedAccessKey=…[;EntityPath=…].' };
   }
-  if (code === 'NOT_FOUND' || code === 'MODEL_FAILED' || /model|run /i.test(code === 'INVALID_ARGUMENT' ? message : '')) {
+  if (code === 'NOT_FOUND' || code === 'MODEL_FAILED' || (code === 'INVALID_ARGUMENT' && /^model\b/i.test(message))) {
     return { kind: 'model', title: 'Model problem', hint: 'Choose another model: registered versions and finished runs are listed.' };
   }
   if (code === 'INVALID_ARGUMENT') return { kind: 'settings', title: 'Settings refused', hint: 'Change the setting named below and try again.' };
@@ -188,9 +188,4 @@ export function formatEventTime(t: number, temporal: boolean): string {
 /** States in which the subscription holds the hub (buttons enabled, stats flowing). */
 export function isLive(state: StreamState): boolean {
   return state === 'starting' || state === 'running' || state === 'paused' || state === 'stopping';
-}
-
-/** `#/live/<subscriptionId>` so a reload comes back to the running view; `#/live/new` for the form. */
-export function liveHash(subscriptionId: string | null): string {
-  return routeHash('live', subscriptionId ?? 'new');
 }
