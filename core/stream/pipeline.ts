@@ -4,8 +4,9 @@
  *
  * Per partition, a batch goes: decode → load the state entries it needs → score
  * (synchronously) → commit rows, dead letters, alarms and the new stored position in
- * one transaction → figures, alerts, charts. A partition waits for its commit before
- * taking the next batch, so its in-memory state always equals "every stored event".
+ * one transaction → figures, alerts, charts. The next batch may be scored while the
+ * previous one commits (at most MAX_INFLIGHT uncommitted); each commit names the stored
+ * position it extends, so a lost or failed commit can never be skipped over.
  *
  * Restart: every few seconds (and on close) a partition also saves the state entries
  * that changed and moves its reading position there. After a crash the SDK resumes at
@@ -169,6 +170,10 @@ export function defaultOwnerId(ws: Workspace): string {
 const RING_POINTS = 600;
 const RING_DEVICES = 1000;
 const ALERTS_PER_SECOND = 50;
+/**
+ * State not used for this long leaves memory (it is saved and reloads on demand). Far above the
+ * snapshot interval, so an entry whose latest snapshot is still being committed is never evicted.
+ */
 const STATE_IDLE_MS = 10 * 60_000;
 /**
  * Event ids remembered per partition for de-duplication. A retried send follows the original in
@@ -573,7 +578,7 @@ export class StreamPipeline {
     if (r.lastSnapshotAt === 0 || now - r.lastSnapshotAt >= this.snapshotMs) {
       work.snapshot = this.snapshot(r);
       r.lastSnapshotAt = now;
-      r.scorer.evictIdle(STATE_IDLE_MS);
+      r.scorer.evictIdle(Math.max(STATE_IDLE_MS, this.snapshotMs * 4));
     }
     const writes = work.scored.length + work.dead.length > 0 || work.lastSequenceNumber > r.submittedSeq;
     if (!writes && !work.snapshot) {

@@ -30,16 +30,22 @@ export interface ExploreTarget {
 const sqlText = (v: string): string => `'${v.replace(/'/g, "''")}'`;
 const sqlIdent = (v: string): string => `"${v.replace(/"/g, '""')}"`;
 
-/** Trip ids per dataset device, cached: a busy feed links to the same few devices. */
-const tripCache = new Map<string, Promise<Set<string> | null>>();
+/** A device's trips in the dataset: start times, ascending, and where its data ends. */
+interface DeviceTrips {
+  starts: { trip: string; x: number }[];
+  end: number | null;
+}
 
-function datasetTrips(dataset: string, device: string): Promise<Set<string> | null> {
+/** Cached per dataset and device: a busy feed links to the same few devices. */
+const tripCache = new Map<string, Promise<DeviceTrips | null>>();
+
+function datasetTrips(dataset: string, device: string): Promise<DeviceTrips | null> {
   const key = `${dataset}\u0000${device}`;
   let p = tripCache.get(key);
   if (!p) {
-    // No sensors and a narrow width: only the trip starts are wanted.
+    // No sensors and a narrow width: only the extent and the trip starts are wanted.
     p = call('explore.series', { dataset, device, sensors: [], width: 50 }).then(
-      (r) => new Set(r.tripStarts.map((t) => t.trip)),
+      (r) => ({ starts: [...r.tripStarts].sort((x, y) => x.x - y.x), end: r.extent?.[1] ?? null }),
       () => null,
     );
     tripCache.set(key, p);
@@ -47,8 +53,15 @@ function datasetTrips(dataset: string, device: string): Promise<Set<string> | nu
   return p;
 }
 
+/** Where an alarm opens: the event's trip when the dataset has it, and whether that trip's time range holds the alarm time. */
+interface AlarmPlace {
+  trip: string;
+  /** The dataset's trip covers the alarm time (the streamed event is that very data), so zooming to it shows the moment. */
+  covers: boolean;
+}
+
 /** The alarm event's trip, read from the scored table, when the dataset has that trip; else null. */
-async function alarmTrip(a: StreamAlert, target: ExploreTarget): Promise<string | null> {
+async function alarmPlace(a: StreamAlert, target: ExploreTarget): Promise<AlarmPlace | null> {
   if (!target.dataset || !target.tripColumn) return null;
   try {
     const res = await call('sql.run', {
@@ -58,18 +71,26 @@ async function alarmTrip(a: StreamAlert, target: ExploreTarget): Promise<string 
     const trip = res.values[0]?.[0];
     if (typeof trip !== 'string' || trip === '') return null;
     const known = await datasetTrips(target.dataset, a.device);
-    return known?.has(trip) ? trip : null;
+    const i = known ? known.starts.findIndex((s) => s.trip === trip) : -1;
+    if (!known || i < 0) return null;
+    const from = known.starts[i]!.x;
+    const to = known.starts[i + 1]?.x ?? known.end ?? from;
+    return { trip, covers: a.time >= from && a.time <= to };
   } catch {
     // The model may not read the trip column (then the table has none): the device view is the answer.
     return null;
   }
 }
 
-/** The Explore hash for an alarm: its trip when known, else its device; the time only when the dataset covers it. */
-function alarmHash(a: StreamAlert, target: ExploreTarget, trip: string | null): string | null {
+/**
+ * The Explore hash for an alarm: its trip when known, else its device. The zoom window around
+ * the alarm time goes along only where the dataset holds that time (a replay or another fleet
+ * can carry the same trip ids at other times), so the view never opens on an empty stretch.
+ */
+function alarmHash(a: StreamAlert, target: ExploreTarget, place: AlarmPlace | null): string | null {
   if (!target.dataset) return null;
-  const inside = target.span !== null && a.time >= target.span[0] && a.time <= target.span[1];
-  return exploreHashAt({ dataset: target.dataset, device: a.device, trip, t: inside ? a.time : null, temporal: target.temporal });
+  const inside = place ? place.covers : target.span !== null && a.time >= target.span[0] && a.time <= target.span[1];
+  return exploreHashAt({ dataset: target.dataset, device: a.device, trip: place?.trip ?? null, t: inside ? a.time : null, temporal: target.temporal });
 }
 
 export const AlertFeed = memo(function AlertFeed({ alerts, target, onChart, cap }: { alerts: StreamAlert[]; target: ExploreTarget; onChart(device: string): void; cap: number }) {
@@ -103,7 +124,7 @@ const AlertRow = memo(function AlertRow({ alert: a, target, onChart }: { alert: 
       // Modified clicks open the plain device link in a new tab/window as the browser would.
       if (!href || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
       e.preventDefault();
-      navigate(alarmHash(a, target, await alarmTrip(a, target)) ?? href);
+      navigate(alarmHash(a, target, await alarmPlace(a, target)) ?? href);
     },
     [a, target, href],
   );
