@@ -12,6 +12,8 @@
  *    hub → scored and stored), the first 3 s left out as warm-up.
  * 3. soak: RSS every 10 s at a fixed rate.
  * Prints figures; asserts nothing (timings depend on the machine).
+ * BENCH_WAL=1GB (any DuckDB size) sets wal_autocheckpoint on the workspace, to show what DuckDB's
+ * automatic checkpoints (default every 16 MB of WAL) do to the latency tail.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
@@ -82,6 +84,7 @@ async function main(): Promise<void> {
   const results: Record<string, unknown> = { events, seconds, rates, soakSeconds, soakRate };
   const wb = await createWorkbench({ workspace: join(dir, 'ws.duckdb'), mode: 'in-process' });
   const hub = await startHub(join(dir, 'hub.log'));
+  if (process.env.BENCH_WAL) await wb.workspace.run(`SET wal_autocheckpoint = '${process.env.BENCH_WAL}'`);
   try {
     await wb.api['datasets.import']({ dataset: 'fleet', files: [SAMPLE] });
     const { runId } = await wb.api['models.train']({ dataset: 'fleet', detector: 'isolation-forest', seed: 7 });
@@ -96,39 +99,49 @@ async function main(): Promise<void> {
       const produced = await r.done;
       console.log(`backlog: ${produced.sent.toLocaleString('en-US')} events stored in the hub at ${produced.ratePerSecond.toFixed(0)} ev/s`);
 
-      const bare = new EventHubConsumerClient('bare', hub.cs);
-      let received = 0;
-      let c0 = selfCpu();
-      let h0 = cpuSeconds(hub.child.pid);
-      let t0 = performance.now();
-      const sub = bare.subscribe(
-        { processEvents: async (b) => void (received += b.length), processError: async () => undefined },
-        { startPosition: earliestEventPosition, maxBatchSize: 1000, maxWaitTimeInSeconds: 1, prefetchCount: 3000, skipParsingBodyAsJson: true },
-      );
-      while (received < produced.sent) await sleep(5);
-      const bareS = (performance.now() - t0) / 1000;
-      const bareCpu = selfCpu() - c0;
-      const bareHub = cpuSeconds(hub.child.pid) - h0;
-      await sub.close();
-      await bare.close();
+      // Two rounds, alternating, each on fresh consumer groups: the machine's load drifts, so the
+      // best of each is compared (every round is printed).
+      const bareRates: number[] = [];
+      const pipeRates: number[] = [];
+      let bareCpu = 0;
+      let pipeCpu = 0;
+      for (let round = 1; round <= 2; round++) {
+        const bare = new EventHubConsumerClient(`bare${round}`, hub.cs);
+        let received = 0;
+        let c0 = selfCpu();
+        let h0 = cpuSeconds(hub.child.pid);
+        let t0 = performance.now();
+        const sub = bare.subscribe(
+          { processEvents: async (b) => void (received += b.length), processError: async () => undefined },
+          { startPosition: earliestEventPosition, maxBatchSize: 1000, maxWaitTimeInSeconds: 1, prefetchCount: 3000, skipParsingBodyAsJson: true },
+        );
+        while (received < produced.sent) await sleep(5);
+        const bareS = (performance.now() - t0) / 1000;
+        bareCpu = selfCpu() - c0;
+        const bareHub = cpuSeconds(hub.child.pid) - h0;
+        await sub.close();
+        await bare.close();
+        bareRates.push(produced.sent / bareS);
+        console.log(`catch-up round ${round}, bare SDK consumer: ${produced.sent} events in ${bareS.toFixed(2)} s = ${(produced.sent / bareS).toFixed(0)} ev/s (CPU s: here ${bareCpu.toFixed(1)}, hub ${bareHub.toFixed(1)})`);
 
-      c0 = selfCpu();
-      h0 = cpuSeconds(hub.child.pid);
-      t0 = performance.now();
-      const p = await startPipeline('catchup', 'earliest');
-      while (p.status().counts.received < produced.sent || p.status().partitions.some((x) => (x.backlog ?? 1) > 0)) await sleep(10);
-      const pipeS = (performance.now() - t0) / 1000;
-      const pipeCpu = selfCpu() - c0;
-      const pipeHub = cpuSeconds(hub.child.pid) - h0;
-      const st = p.status();
-      await p.stop();
-      const bareRate = produced.sent / bareS;
-      const pipeRate = produced.sent / pipeS;
-      console.log(`catch-up, bare SDK consumer: ${produced.sent} events in ${bareS.toFixed(2)} s = ${bareRate.toFixed(0)} ev/s (CPU s: here ${bareCpu.toFixed(1)}, hub ${bareHub.toFixed(1)})`);
-      console.log(
-        `catch-up, pipeline (score + store + checkpoint): ${pipeS.toFixed(2)} s = ${pipeRate.toFixed(0)} ev/s (CPU s: here ${pipeCpu.toFixed(1)}, hub ${pipeHub.toFixed(1)}); stored ${st.counts.stored}, dead-lettered ${st.counts.deadLettered}`,
-      );
-      console.log(`catch-up ratio pipeline/bare: ${(pipeRate / bareRate).toFixed(2)} (target ≥ 0.8)`);
+        c0 = selfCpu();
+        h0 = cpuSeconds(hub.child.pid);
+        t0 = performance.now();
+        const p = await startPipeline(`catchup${round}`, 'earliest');
+        while (p.status().counts.received < produced.sent || p.status().partitions.some((x) => (x.backlog ?? 1) > 0)) await sleep(10);
+        const pipeS = (performance.now() - t0) / 1000;
+        pipeCpu = selfCpu() - c0;
+        const pipeHub = cpuSeconds(hub.child.pid) - h0;
+        const st = p.status();
+        await p.stop();
+        pipeRates.push(produced.sent / pipeS);
+        console.log(
+          `catch-up round ${round}, pipeline (score + store + checkpoint): ${pipeS.toFixed(2)} s = ${(produced.sent / pipeS).toFixed(0)} ev/s (CPU s: here ${pipeCpu.toFixed(1)}, hub ${pipeHub.toFixed(1)}); stored ${st.counts.stored}, dead-lettered ${st.counts.deadLettered}`,
+        );
+      }
+      const bareRate = Math.max(...bareRates);
+      const pipeRate = Math.max(...pipeRates);
+      console.log(`catch-up best: bare ${bareRate.toFixed(0)} ev/s, pipeline ${pipeRate.toFixed(0)} ev/s, ratio ${(pipeRate / bareRate).toFixed(2)} (target ≥ 0.8); CPU per event: bare ${((bareCpu / produced.sent) * 1e6).toFixed(0)} µs, pipeline ${((pipeCpu / produced.sent) * 1e6).toFixed(0)} µs`);
       results.catchup = { events: produced.sent, bareRate, pipeRate, ratio: pipeRate / bareRate, bareCpu, pipeCpu };
     }
 

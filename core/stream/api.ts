@@ -200,7 +200,11 @@ export interface PreviewField {
 export interface StreamPreviewRequest {
   connectionString: string;
   eventHubName?: string;
-  /** Default `$Default`. Reading does not move any checkpoint. */
+  /**
+   * Default `$Default`. Reading does not move any checkpoint. On Azure, a group that a running
+   * subscription reads refuses this reader (the subscription holds the partitions exclusively);
+   * preview through a group of its own then.
+   */
   consumerGroup?: string;
   /** Events to peek, 1..500; default 20. The first ones of each partition, merged by enqueued time. */
   count?: number;

@@ -23,6 +23,8 @@ export interface StreamDeps {
 /** The subscriptions of one engine. */
 export class StreamManager {
   private readonly subs = new Map<string, StreamPipeline>();
+  /** Consumer groups and tables of subscriptions being started (the checks below must see them too). */
+  private readonly starting = new Set<string>();
 
   constructor(readonly deps: StreamDeps) {}
 
@@ -48,6 +50,17 @@ export class StreamManager {
         throw new WorkbenchError('INVALID_ARGUMENT', `table '${st.table}' is already written by subscription ${st.subscriptionId}; choose another table`);
       }
     }
+    const claims = [`group:${hubDisplay(req) ?? ''}|${group}`, `table:${(req.table ?? 'live_scores').toLowerCase()}`];
+    if (claims.some((c) => this.starting.has(c))) throw new WorkbenchError('INVALID_ARGUMENT', 'a subscription with this consumer group or table is being started');
+    claims.forEach((c) => this.starting.add(c));
+    try {
+      return await this.startChecked(req, group);
+    } finally {
+      claims.forEach((c) => this.starting.delete(c));
+    }
+  }
+
+  private async startChecked(req: StreamStartRequest, group: string): Promise<{ subscriptionId: string }> {
     const model = await this.model(req.model, req.deviceField);
     const known = await knownDevices(this.deps.workspace, model, req.unknownDevices);
     // The SDK's late uncaught TypeError must not take the whole engine down (design doc §8).

@@ -15,7 +15,7 @@ import { DuckDBTimestampValue, type DuckDBAppender, type DuckDBConnection, type 
 import { WorkbenchError } from '../api/errors.ts';
 import { validateDatasetName } from '../data/catalog.ts';
 import { ident, lit, type Workspace } from '../workspace/workspace.ts';
-import { CHECKPOINT_TABLE, Serial, ensureCheckpointTables, upsertCheckpointRows } from './checkpoint-store.ts';
+import { CHECKPOINT_TABLE, Serial, ensureCheckpointTables } from './checkpoint-store.ts';
 import type { DeadLetterReason, SensorContribution } from './api.ts';
 import type { ScorerColumns } from './scorer.ts';
 
@@ -341,10 +341,10 @@ export class Writer {
   /**
    * One transaction for all `works`, in two round trips: BEGIN (with the deletion of the state
    * entries being replaced), then, after the appenders flushed rows and state, one script that
-   * checks every partition's stored position, moves the positions and commits. The check raises an error when a position moved; then
-   * the positions are read, the moved partitions are answered 'conflict', and the rest is
-   * committed again. Works of one partition arrive in order, each starting where the one
-   * before it ends.
+   * moves every partition's positions, checking each is still the expected one, and commits.
+   * When a position moved the script fails; then the positions are read, the moved partitions
+   * are answered 'conflict', and the rest is committed again. Works of one partition arrive in
+   * order, each starting where the one before it ends.
    */
   private async commit(works: PartitionWork[]): Promise<WorkResult[]> {
     const k = this.key;
@@ -362,7 +362,10 @@ export class Writer {
       await this.transaction(ok, firstExpected);
       return results;
     } catch (err) {
-      if (!String((err as Error).message).includes(CONFLICT)) throw err;
+      const msg = String((err as Error).message);
+      // A duplicate key means a partition got its checkpoint row meanwhile (the checkpoint table is
+      // the only one with a key that this transaction writes): a conflict too.
+      if (!msg.includes(CONFLICT) && !/duplicate key/i.test(msg)) throw err;
     }
     // Rare: another consumer stored some partition meanwhile. Find which, commit the others.
     const rows = (await this.con.runAndReadAll(`SELECT partition_id, stored_sequence_number FROM ${CHECKPOINT_TABLE} WHERE namespace = $1 AND event_hub = $2 AND consumer_group = $3`, [k.fullyQualifiedNamespace, k.eventHubName, k.consumerGroup])).getRows();
@@ -490,33 +493,30 @@ export class Writer {
         cpOf.set(w.partitionId, cp);
       }
       const script: string[] = [];
-      const known = [...firstExpected].filter(([, e]) => e >= 0);
-      const fresh = [...firstExpected].filter(([, e]) => e < 0).map(([pid]) => pid);
-      // Partitions with a row must still be at the expected position; partitions without must still have none.
-      const conds: string[] = [];
-      if (known.length) {
-        conds.push(`(SELECT count(*) FROM ${CHECKPOINT_TABLE} WHERE ${keyWhere} AND (partition_id, stored_sequence_number) IN (${known.map(([pid, e]) => `(${lit(pid)}, ${e})`).join(', ')})) = ${known.length}`);
-      }
-      if (fresh.length) conds.push(`NOT EXISTS (SELECT 1 FROM ${CHECKPOINT_TABLE} WHERE ${keyWhere} AND partition_id IN (${fresh.map(lit).join(', ')}))`);
-      if (conds.length) script.push(`SELECT CASE WHEN NOT (${conds.join(' AND ')}) THEN error('${CONFLICT}') END`);
       const cps = [...cpOf.values()];
       const updates = cps.filter((c) => (firstExpected.get(c.partitionId) ?? -1) >= 0);
       const inserts = cps.filter((c) => (firstExpected.get(c.partitionId) ?? -1) < 0);
-      // A plain UPDATE costs a fraction of INSERT … ON CONFLICT DO UPDATE in DuckDB, and the check
-      // above tells which rows exist.
+      // The position check rides on the writes: a row not at the expected position raises in the
+      // UPDATE, and a partition that should have no row yet violates the key in the INSERT. A plain
+      // UPDATE costs a fraction of INSERT … ON CONFLICT DO UPDATE in DuckDB.
       if (updates.length) {
-        const values = updates.map((c) => `(${lit(c.partitionId)}, ${Math.trunc(c.sequenceNumber)}, ${lit(c.offset)}, ${Math.trunc(c.storedSequenceNumber)})`).join(', ');
+        const values = updates
+          .map((c) => `(${lit(c.partitionId)}, ${Math.trunc(firstExpected.get(c.partitionId)!)}, ${Math.trunc(c.sequenceNumber)}, ${lit(c.offset)}, ${Math.trunc(c.storedSequenceNumber)})`)
+          .join(', ');
         script.push(
           `UPDATE ${CHECKPOINT_TABLE} AS c SET
              "offset" = CASE WHEN v.seq > c.sequence_number THEN v.off ELSE c."offset" END,
              sequence_number = greatest(c.sequence_number, v.seq),
-             stored_sequence_number = greatest(c.stored_sequence_number, v.stored),
+             stored_sequence_number = CASE WHEN c.stored_sequence_number = v.expected THEN greatest(c.stored_sequence_number, v.stored) ELSE error('${CONFLICT}') END,
              updated_at = now()::TIMESTAMP
-           FROM (VALUES ${values}) AS v(pid, seq, off, stored)
+           FROM (VALUES ${values}) AS v(pid, expected, seq, off, stored)
            WHERE c.namespace = ${lit(k.fullyQualifiedNamespace)} AND c.event_hub = ${lit(k.eventHubName)} AND c.consumer_group = ${lit(k.consumerGroup)} AND c.partition_id = v.pid`,
         );
       }
-      if (inserts.length) script.push(upsertCheckpointLiteral(inserts, k));
+      if (inserts.length) {
+        const head = `${lit(k.fullyQualifiedNamespace)}, ${lit(k.eventHubName)}, ${lit(k.consumerGroup)}`;
+        script.push(`INSERT INTO ${CHECKPOINT_TABLE} VALUES ${inserts.map((c) => `(${head}, ${lit(c.partitionId)}, ${Math.trunc(c.sequenceNumber)}, ${lit(c.offset)}, ${Math.trunc(c.storedSequenceNumber)}, now()::TIMESTAMP)`).join(', ')}`);
+      }
       script.push('COMMIT');
       await this.con.run(script.join(';\n'));
     } catch (err) {
@@ -537,8 +537,3 @@ const EAGER_ROWS = 2000;
 /** Raised inside a commit script when a partition's stored position is not the expected one. */
 const CONFLICT = 'fleetlens-stream-conflict';
 
-/** The checkpoint upsert with the values inlined (scripts of several statements take no parameters). */
-function upsertCheckpointLiteral(rows: { partitionId: string; sequenceNumber: number; offset: string; storedSequenceNumber: number }[], key: GroupKey): string {
-  const head = `${lit(key.fullyQualifiedNamespace)}, ${lit(key.eventHubName)}, ${lit(key.consumerGroup)}`;
-  return upsertCheckpointRows(rows.map((r) => `(${head}, ${lit(r.partitionId)}, ${Math.trunc(r.sequenceNumber)}, ${lit(r.offset)}, ${Math.trunc(r.storedSequenceNumber)}, now()::TIMESTAMP)`));
-}

@@ -255,7 +255,7 @@ const OWNER_CHECK_MS = 2000;
  * committing overlap; the state snapshot of a batch is serialized when the batch is scored, so it
  * matches that batch's position whatever is scored after it.
  */
-const MAX_INFLIGHT = 2;
+const MAX_INFLIGHT = 3;
 
 /** A running subscription. Create with {@link StreamPipeline.start}. */
 export class StreamPipeline {
