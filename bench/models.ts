@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import type { DetectorFactory, Matrix } from '../core/models/detector.ts';
 import { isolationForest } from '../core/models/isolation-forest.ts';
 import { isolationForestMljs } from '../core/models/isolation-forest-mljs.ts';
-import { rocAuc } from '../core/models/metrics-auc.ts';
+import { rocAuc } from '../core/models/metrics.ts';
 import { createRng } from '../core/util/rng.ts';
 import { arg, median, ROOT } from './lib.ts';
 

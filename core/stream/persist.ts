@@ -193,6 +193,22 @@ function ts(ms: number): DuckDBTimestampValue {
   return new DuckDBTimestampValue(BigInt(Math.round(ms * 1000)));
 }
 
+/** Nullable text column. */
+function appendText(a: DuckDBAppender, v: string | null): void {
+  if (v === null) a.appendNull();
+  else a.appendVarchar(v);
+}
+
+/** The columns every stored row starts with: partition, sequence number, item in the event, enqueued time, event id. */
+function appendEventKey(a: DuckDBAppender, r: { partitionId: string; sequenceNumber: number; item: number | null; enqueuedMs: number; eventId: string | null }): void {
+  a.appendVarchar(r.partitionId);
+  a.appendBigInt(BigInt(r.sequenceNumber));
+  if (r.item === null) a.appendNull();
+  else a.appendInteger(r.item);
+  a.appendTimestamp(ts(r.enqueuedMs));
+  appendText(a, r.eventId);
+}
+
 /**
  * Group commit: works submitted while a transaction runs are committed together in the next
  * one, so partitions share transactions without waiting on a timer. A failed transaction is
@@ -398,12 +414,7 @@ export class Writer {
       for (const w of ok) {
         for (const r of w.scored) {
           const a = app.scored;
-          a.appendVarchar(r.partitionId);
-          a.appendBigInt(BigInt(r.sequenceNumber));
-          a.appendInteger(r.item);
-          a.appendTimestamp(ts(r.enqueuedMs));
-          if (r.eventId === null) a.appendNull();
-          else a.appendVarchar(r.eventId);
+          appendEventKey(a, r);
           a.appendVarchar(r.device);
           for (const c of l.valueColumns) {
             if (c === l.timeColumn) {
@@ -428,15 +439,8 @@ export class Writer {
         }
         for (const r of w.dead) {
           const a = app.dead;
-          a.appendVarchar(r.partitionId);
-          a.appendBigInt(BigInt(r.sequenceNumber));
-          if (r.item === null) a.appendNull();
-          else a.appendInteger(r.item);
-          a.appendTimestamp(ts(r.enqueuedMs));
-          if (r.eventId === null) a.appendNull();
-          else a.appendVarchar(r.eventId);
-          if (r.device === null) a.appendNull();
-          else a.appendVarchar(r.device);
+          appendEventKey(a, r);
+          appendText(a, r.device);
           a.appendVarchar(r.reason);
           a.appendVarchar(r.detail);
           a.appendVarchar(r.body);
@@ -445,12 +449,7 @@ export class Writer {
         }
         for (const r of w.alarms) {
           const a = app.alarms;
-          a.appendVarchar(r.partitionId);
-          a.appendBigInt(BigInt(r.sequenceNumber));
-          a.appendInteger(r.item);
-          a.appendTimestamp(ts(r.enqueuedMs));
-          if (r.eventId === null) a.appendNull();
-          else a.appendVarchar(r.eventId);
+          appendEventKey(a, r);
           a.appendVarchar(r.device);
           a.appendDouble(r.time);
           a.appendDouble(r.score);

@@ -3,7 +3,7 @@ import type { DetectorFactory, DetectorJson, Matrix, Params } from '../../core/m
 import { detectors, detectorFromJSON, getDetector } from '../../core/models/registry.ts';
 import { isolationForest, averagePathLength } from '../../core/models/isolation-forest.ts';
 import { symmetricEigen } from '../../core/models/pca.ts';
-import { rocAuc } from '../../core/models/metrics-auc.ts';
+import { rocAuc } from '../../core/models/metrics.ts';
 import { createRng } from '../../core/util/rng.ts';
 
 const COLS = ['a', 'b', 'c', 'd', 'e', 'f'];
