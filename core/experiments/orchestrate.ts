@@ -8,7 +8,8 @@ import { WorkbenchError, serializeError } from '../api/errors.ts';
 import type { PerGroupRequest, SweepRequest, SweepSpace, TrainRequest } from '../models/api.ts';
 import type { ParamValue } from '../models/detector.ts';
 import type { FeatureRecipe } from '../features/recipe.ts';
-import type { Trainer } from '../models/train.ts';
+import type { NormalizedTrainRequest, Trainer } from '../models/train.ts';
+import { prepareKey } from '../models/prepare.ts';
 import { createRng } from '../util/rng.ts';
 import { ident, type Workspace } from '../workspace/workspace.ts';
 import { datasetContext, requireColumn } from '../explore/context.ts';
@@ -109,14 +110,18 @@ export class Orchestrator {
     private readonly trainer: Trainer,
   ) {}
 
-  /** Run child requests with at most `workers` at a time; resolves with the children when all ended. */
-  private async runChildren(parent: Parent, requests: TrainRequest[], workers: number): Promise<RunInfo[]> {
+  /**
+   * Run child requests with at most `workers` at a time, in `order` (default as given);
+   * resolves with the children, in request order, when all ended. `ended(i)` follows each child.
+   */
+  private async runChildren(parent: Parent, requests: TrainRequest[], workers: number, order?: number[], ended?: (i: number) => void): Promise<RunInfo[]> {
     const ids: string[] = new Array(requests.length);
+    const queue = order ?? requests.map((_, i) => i);
     let next = 0;
     let done = 0;
     const worker = async (): Promise<void> => {
-      while (next < requests.length && !parent.cancelled) {
-        const i = next++;
+      while (next < queue.length && !parent.cancelled) {
+        const i = queue[next++]!;
         try {
           const { runId } = await this.trainer.start({ ...requests[i]!, parentId: parent.id });
           ids[i] = runId;
@@ -126,6 +131,7 @@ export class Orchestrator {
           // A child the trainer refused is recorded on the parent's notes; the rest go on.
           await this.store.update(parent.id, { notes: `trial ${i + 1}: ${serializeError(err).message}` });
         }
+        ended?.(i);
         done++;
         await this.trainer.updateParent(parent.id, done / requests.length, `${done} of ${requests.length} children done`);
       }
@@ -195,9 +201,33 @@ export class Orchestrator {
       };
     });
     // Validate every trial before anything runs, so a bad value fails the request, not trial 7.
-    for (const r of requests) await this.trainer.normalize(r);
+    const keys: string[] = [];
+    const norms: NormalizedTrainRequest[] = [];
+    for (const r of requests) {
+      const n = (await this.trainer.normalize(r)).norm;
+      norms.push(n);
+      keys.push(prepareKey(n));
+    }
+    // Trials that share their data (same recipe, split, seed) run back to back and share one
+    // preparation, held until the last of them ends; the rest of a trial is one model worker.
+    const firstOf = new Map<string, number>();
+    keys.forEach((k, i) => firstOf.has(k) || firstOf.set(k, i));
+    const order = keys.map((_, i) => i).sort((a, b) => firstOf.get(keys[a]!)! - firstOf.get(keys[b]!)! || a - b);
+    const left = new Map<string, number>();
+    for (const k of keys) left.set(k, (left.get(k) ?? 0) + 1);
     return this.start(`sweep (${req.mode}, ${trials.length} trials)`, req.base, { 'sweep.mode': req.mode, 'sweep.trials': trials.length, 'sweep.metric': metric, 'sweep.workers': workers, 'sweep.space': JSON.stringify(req.space) }, async (p) => {
-      const kids = await this.runChildren(p, requests, workers);
+      const holds = new Map([...firstOf.values()].map((i) => [keys[i]!, this.trainer.holdData(norms[i]!)]));
+      let kids: RunInfo[];
+      try {
+        kids = await this.runChildren(p, requests, workers, order, (i) => {
+          const k = keys[i]!;
+          const n = left.get(k)! - 1;
+          left.set(k, n);
+          if (n === 0) holds.get(k)!();
+        });
+      } finally {
+        for (const release of holds.values()) release();
+      }
       const scored = kids.filter((k) => k.status === 'finished' && typeof k.metrics[metric] === 'number');
       const agg = aggregateMetrics(kids);
       if (scored.length) {

@@ -35,6 +35,11 @@ export type { FeatureRecipe, FittedRecipe } from './recipe.ts';
 export interface FitRecipeOptions {
   /** SQL predicate over the dataset's columns selecting the training rows; default every row. */
   trainFilter?: string;
+  /**
+   * SQL joined to the dataset for the predicates, e.g. `LEFT JOIN lookup l ON l.k = "device"`.
+   * It must keep exactly one row per dataset row, and its column names must not clash with the dataset's.
+   */
+  join?: string;
   /** Cancels the fit (CANCELLED). */
   signal?: AbortSignal;
 }
@@ -51,6 +56,19 @@ export interface StreamFeaturesOptions {
   includeColumns?: string[];
   /** Stops the stream with CANCELLED, interrupting DuckDB mid-query. */
   signal?: AbortSignal;
+  /**
+   * SQL predicates over the dataset's columns evaluated for every emitted row
+   * (NULL counts as false), returned per chunk in FeatureChunk.flags in this order.
+   * One pass can then serve several row sets (e.g. the training sample and the test rows).
+   */
+  flags?: string[];
+  /** SQL expressions over the dataset's columns cast to DOUBLE per emitted row (NULL → NaN), returned in FeatureChunk.numbers. */
+  numbers?: string[];
+  /**
+   * SQL joined to the dataset for the predicates, e.g. `LEFT JOIN lookup l ON l.k = "device"`.
+   * It must keep exactly one row per dataset row, and its column names must not clash with the dataset's.
+   */
+  join?: string;
 }
 
 /** A block of feature rows in (group, time) order. */
@@ -65,6 +83,10 @@ export interface FeatureChunk {
   rowIndex: Float64Array;
   /** Rows left out since the previous chunk because a feature was missing (fill 'drop'). */
   dropped: number;
+  /** One 0/1 array per StreamFeaturesOptions.flags predicate, aligned with the rows. */
+  flags: Uint8Array[];
+  /** One array per StreamFeaturesOptions.numbers expression, aligned with the rows. */
+  numbers: Float64Array[];
 }
 
 const DEFAULT_CHUNK_ROWS = 16_384;
@@ -84,16 +106,21 @@ function keepSql(pred: string | null): string {
 }
 
 /** Reject multi-statement input and anything DuckDB cannot bind as a predicate over the table. */
-async function checkPredicate(ws: Workspace, dataset: string, pred: string, what: string): Promise<void> {
+async function checkPredicate(ws: Workspace, dataset: string, pred: string, what: string, join?: string): Promise<void> {
   if (typeof pred !== 'string' || pred.trim() === '') throw new WorkbenchError('INVALID_ARGUMENT', `${what} must be a non-empty SQL predicate`);
   if (pred.includes(';')) throw new WorkbenchError('INVALID_ARGUMENT', `${what} must be a single SQL expression (no ';')`);
   try {
-    await ws.query(`SELECT ${keepSql(pred)} AS k FROM ${ident(dataset)} LIMIT 0`);
+    await ws.query(`SELECT ${keepSql(pred)} AS k FROM ${source(dataset, join)} LIMIT 0`);
   } catch (err) {
     throw new WorkbenchError('INVALID_ARGUMENT', `${what} is not a valid SQL predicate over dataset '${dataset}': ${firstLine((err as Error).message)}`, {
       dataset,
     });
   }
+}
+
+/** The dataset, with the optional join of the predicates' lookup tables. */
+function source(dataset: string, join: string | undefined): string {
+  return join ? `${ident(dataset)} ${join}` : ident(dataset);
 }
 
 /** What one raw pass computes; see rawChunks. */
@@ -112,6 +139,11 @@ interface RawQuery {
   extras: { name: string; numeric: boolean }[];
   /** Features whose missingness (computed in SQL) sets RawChunk.miss; for fit's EWM pass with fill 'drop'. */
   missOf: NumericFeature[];
+  /** Per-row predicates returned as RawChunk.flags. */
+  flags: string[];
+  /** Per-row numeric expressions returned as RawChunk.numbers. */
+  numbers?: string[];
+  join?: string;
 }
 
 /** One DuckDB chunk of raw features, columnar; NaN marks a missing value. */
@@ -127,6 +159,10 @@ interface RawChunk {
   extras: (number | string | null)[][];
   /** 1 = some feature of RawQuery.missOf is missing; null when missOf is empty. */
   miss: Float64Array | null;
+  /** Aligned with RawQuery.flags; 1 = the predicate holds. */
+  flags: Float64Array[];
+  /** Aligned with RawQuery.numbers; NaN = NULL. */
+  numbers: Float64Array[];
 }
 
 function windowClause(groupCount: number): string {
@@ -197,8 +233,8 @@ function isEwm(f: NumericFeature): boolean {
 }
 
 /** The first two CTEs: typed, cleaned inputs (`__s` raw sensor, `__d` centered, `__c` category index). */
-function baseSql(q: { dataset: string; columns: FittedRecipe['columns']; sensors: string[]; centers: number[]; keep: string | null; categories: CategorySet[]; extras: { name: string; numeric: boolean }[] }): string {
-  const sel = ['rowid AS __rid', ...q.columns.groups.map((g, i) => `${ident(g)} AS __g${i}`), `${ident(q.columns.time)} AS __t`];
+function baseSql(q: { dataset: string; columns: FittedRecipe['columns']; sensors: string[]; centers: number[]; keep: string | null; categories: CategorySet[]; extras: { name: string; numeric: boolean }[]; flags?: string[]; numbers?: string[]; join?: string }): string {
+  const sel = [`${ident(q.dataset)}.rowid AS __rid`, ...q.columns.groups.map((g, i) => `${ident(g)} AS __g${i}`), `${ident(q.columns.time)} AS __t`];
   q.sensors.forEach((s, j) => {
     const v = `CAST(${ident(s)} AS DOUBLE)`;
     // Non-finite readings count as missing, like NULL, in both evaluators.
@@ -210,14 +246,16 @@ function baseSql(q: { dataset: string; columns: FittedRecipe['columns']; sensors
     sel.push(`CAST(CASE WHEN ${v} IS NULL THEN -1 ${whens} ELSE ${c.other ? c.values.length : -1} END AS DOUBLE) AS __c${i}`);
   });
   sel.push(`${keepSql(q.keep)} AS __keep`);
+  (q.flags ?? []).forEach((f, i) => sel.push(`${keepSql(f)} AS __y${i}`));
+  (q.numbers ?? []).forEach((e, i) => sel.push(`CAST((${e}) AS DOUBLE) AS __z${i}`));
   q.extras.forEach((e, i) => sel.push(`CAST(${ident(e.name)} AS ${e.numeric ? 'DOUBLE' : 'VARCHAR'}) AS __x${i}`));
   const centered = q.sensors.map((_, j) => `__s${j} - ${dbl(q.centers[j]!)} AS __d${j}`);
-  return `b0 AS (SELECT ${sel.join(', ')} FROM ${ident(q.dataset)}),
+  return `b0 AS (SELECT ${sel.join(', ')} FROM ${source(q.dataset, q.join)}),
 b AS (SELECT *${centered.length ? ', ' + centered.join(', ') : ''} FROM b0)`;
 }
 
 /** The streaming query of a raw pass and the positions of its output columns. */
-function rawSql(q: RawQuery): { sql: string; layout: { sql: number[]; ewmSensors: Map<number, number>; cats: number; extras: number; miss: number; keep: number; first: number } } {
+function rawSql(q: RawQuery): { sql: string; layout: { sql: number[]; ewmSensors: Map<number, number>; cats: number; extras: number; miss: number; keep: number; first: number; flags: number; numbers: number } } {
   const groups = q.columns.groups.length;
   const gcols = Array.from({ length: groups }, (_, i) => `__g${i}`);
   const hasEwm = q.features.some(isEwm);
@@ -266,6 +304,18 @@ function rawSql(q: RawQuery): { sql: string; layout: { sql: number[]; ewmSensors
     outer.push(`__x${i}`);
     pos++;
   });
+  const flagPos = pos;
+  q.flags.forEach((_, i) => {
+    inner.push(`__y${i}`);
+    outer.push(`CAST(__y${i} AS DOUBLE)`);
+    pos++;
+  });
+  const numPos = pos;
+  (q.numbers ?? []).forEach((_, i) => {
+    inner.push(`__z${i}`);
+    outer.push(`coalesce(__z${i}, CAST('NaN' AS DOUBLE))`);
+    pos++;
+  });
   let where = '';
   if (q.keep !== null && q.wholeGroups) {
     inner.push(`bool_or(__keep) OVER (${groups ? `PARTITION BY ${gcols.join(', ')}` : ''}) AS __gkeep`);
@@ -276,7 +326,7 @@ function rawSql(q: RawQuery): { sql: string; layout: { sql: number[]; ewmSensors
   const sql = `WITH ${baseSql(q)},
 win AS (SELECT ${inner.join(', ')} FROM b WINDOW w AS ${windowClause(groups)})
 SELECT ${outer.join(', ')} FROM win ${where} ORDER BY ${[...gcols, '__t', '__rid'].join(', ')}`;
-  return { sql, layout: { sql: sqlPos, ewmSensors, cats: catPos, extras: extraPos, miss: missPos, keep: keepPos, first: firstPos } };
+  return { sql, layout: { sql: sqlPos, ewmSensors, cats: catPos, extras: extraPos, miss: missPos, keep: keepPos, first: firstPos, flags: flagPos, numbers: numPos } };
 }
 
 function readDoubles(chunk: DuckDBDataChunk, col: number, n: number): Float64Array {
@@ -289,10 +339,12 @@ function readDoubles(chunk: DuckDBDataChunk, col: number, n: number): Float64Arr
   return out;
 }
 
-function readPlain(chunk: DuckDBDataChunk, col: number, n: number): (number | string | null)[] {
+/** Values of a column as plain JS values; with `only`, just the rows where only[i] === 1 (others null). */
+function readPlain(chunk: DuckDBDataChunk, col: number, n: number, only: Float64Array | null = null): (number | string | null)[] {
   const v = chunk.getColumnVector(col);
-  const out = new Array<number | string | null>(n);
+  const out = new Array<number | string | null>(n).fill(null);
   for (let i = 0; i < n; i++) {
+    if (only && only[i] !== 1) continue;
     const x = v.getItem(i);
     out[i] = x === null ? null : typeof x === 'number' || typeof x === 'string' ? x : String(x);
   }
@@ -362,14 +414,18 @@ async function* rawChunks(ws: Workspace, q: RawQuery, signal?: AbortSignal): Asy
           state[k] = y;
         });
       }
+      const keep = layout.keep >= 0 ? readDoubles(chunk, layout.keep, n) : null;
       yield {
         n,
         rid: readDoubles(chunk, 0, n),
-        keep: layout.keep >= 0 ? readDoubles(chunk, layout.keep, n) : null,
+        keep,
         feats,
         cats: q.categories.map((_, i) => readDoubles(chunk, layout.cats + i, n)),
-        extras: q.extras.map((_, i) => readPlain(chunk, layout.extras + i, n)),
+        // Text extras cost a string per value: read them for rows of interest only.
+        extras: q.extras.map((_, i) => readPlain(chunk, layout.extras + i, n, keep)),
         miss: layout.miss >= 0 ? readDoubles(chunk, layout.miss, n) : null,
+        flags: q.flags.map((_, i) => readDoubles(chunk, layout.flags + i, n)),
+        numbers: (q.numbers ?? []).map((_, i) => readDoubles(chunk, layout.numbers + i, n)),
       };
     }
   } finally {
@@ -432,9 +488,10 @@ export async function fitRecipe(ws: Workspace, dataset: string, recipe: FeatureR
   validateRecipe(recipe, info);
   const columns = resolveColumns(recipe, info);
   const keep = opts.trainFilter ?? null;
-  if (keep !== null) await checkPredicate(ws, dataset, keep, 'trainFilter');
+  const join = opts.join;
+  if (keep !== null) await checkPredicate(ws, dataset, keep, 'trainFilter', join);
   const signal = opts.signal;
-  const table = ident(dataset);
+  const table = source(dataset, join);
   const keepCond = keepSql(keep);
   const warnings: string[] = [];
 
@@ -467,7 +524,7 @@ export async function fitRecipe(ws: Workspace, dataset: string, recipe: FeatureR
 
   const plan = planFeatures(recipe);
   const fill = recipe.fill;
-  const base = { dataset, columns, sensors: recipe.sensors, centers, keep, categories: [], extras: [] };
+  const base = { dataset, columns, sensors: recipe.sensors, centers, keep, categories: [], extras: [], flags: [], join };
   const summaries: FeatureSummary[] = plan.map(() => ({ count: 0, avg: null, varPop: null }));
   let used = trainRows;
   let dropped = 0;
@@ -628,7 +685,9 @@ export async function* streamFeatures(ws: Workspace, dataset: string, fitted: Fi
   });
   if (new Set(includes).size !== includes.length) throw new WorkbenchError('INVALID_ARGUMENT', 'includeColumns lists a column twice');
   const keep = opts.filter ?? null;
-  if (keep !== null) await checkPredicate(ws, dataset, keep, 'filter');
+  if (keep !== null) await checkPredicate(ws, dataset, keep, 'filter', opts.join);
+  const flagSql = opts.flags ?? [];
+  for (const f of flagSql) await checkPredicate(ws, dataset, f, 'flag', opts.join);
 
   const plan = planFeatures(fitted.recipe);
   const fin = compileFinish(fitted);
@@ -644,6 +703,9 @@ export async function* streamFeatures(ws: Workspace, dataset: string, fitted: Fi
     categories: fitted.categories,
     extras,
     missOf: [],
+    flags: flagSql,
+    numbers: opts.numbers ?? [],
+    join: opts.join,
   };
 
   // Buffers grow by doubling up to chunkRows, so a generous chunkRows costs nothing on a small dataset.
@@ -652,6 +714,9 @@ export async function* streamFeatures(ws: Workspace, dataset: string, fitted: Fi
   let data = new Float64Array(capacity * cols);
   let rowIndex = new Float64Array(capacity);
   let extraCols = extras.map((): (number | string | null)[] => []);
+  let flagCols = flagSql.map(() => new Uint8Array(capacity));
+  const numSql = opts.numbers ?? [];
+  let numCols = numSql.map(() => new Float64Array(capacity));
   let rows = 0;
   let dropped = 0;
   const grow = (): void => {
@@ -662,6 +727,16 @@ export async function* streamFeatures(ws: Workspace, dataset: string, fitted: Fi
     const r = new Float64Array(capacity);
     r.set(rowIndex);
     rowIndex = r;
+    flagCols = flagCols.map((f) => {
+      const g = new Uint8Array(capacity);
+      g.set(f);
+      return g;
+    });
+    numCols = numCols.map((f) => {
+      const g = new Float64Array(capacity);
+      g.set(f);
+      return g;
+    });
   };
   const flush = (): FeatureChunk => {
     const extra: FeatureChunk['extra'] = {};
@@ -673,11 +748,15 @@ export async function* streamFeatures(ws: Workspace, dataset: string, fitted: Fi
       extra,
       rowIndex: full ? rowIndex : rowIndex.slice(0, rows),
       dropped,
+      flags: flagCols.map((f) => (full ? f : f.slice(0, rows))),
+      numbers: numCols.map((f) => (full ? f : f.slice(0, rows))),
     };
     capacity = initial;
     data = new Float64Array(capacity * cols);
     rowIndex = new Float64Array(capacity);
     extraCols = extras.map(() => []);
+    flagCols = flagSql.map(() => new Uint8Array(capacity));
+    numCols = numSql.map(() => new Float64Array(capacity));
     rows = 0;
     dropped = 0;
     return out;
@@ -697,6 +776,8 @@ export async function* streamFeatures(ws: Workspace, dataset: string, fitted: Fi
         continue;
       }
       rowIndex[rows] = c.rid[i]!;
+      for (let k = 0; k < flagCols.length; k++) flagCols[k]![rows] = c.flags[k]![i]!;
+      for (let k = 0; k < numCols.length; k++) numCols[k]![rows] = c.numbers[k]![i]!;
       for (let k = 0; k < extras.length; k++) extraCols[k]!.push(c.extras[k]![i]!);
       rows++;
       if (rows === chunkRows) {

@@ -3,6 +3,7 @@ import type { Worker } from 'node:worker_threads';
 import { WorkbenchError } from '../api/errors.ts';
 import type { Contribution, DetectorJson, Matrix, Params } from './detector.ts';
 import type { WorkerReply, WorkerRequest } from './model-worker.ts';
+import type { TrialInput, TrialResult } from './trial.ts';
 import { startWorker } from '../util/workers.ts';
 
 export class ModelWorker {
@@ -13,7 +14,7 @@ export class ModelWorker {
   private loadWaiter: (() => void) | null = null;
   private dead: Error | null = null;
 
-  constructor(private readonly onProgress: (fraction: number) => void = () => undefined) {
+  constructor(private readonly onProgress: (fraction: number, phase?: string) => void = () => undefined) {
     this.worker = startWorker(new URL('./model-worker.ts', import.meta.url));
     this.worker.on('message', (m: WorkerReply) => this.onMessage(m));
     this.worker.on('error', (err) => this.fail(err));
@@ -33,7 +34,7 @@ export class ModelWorker {
   private onMessage(m: WorkerReply): void {
     switch (m.type) {
       case 'progress':
-        this.onProgress(m.fraction);
+        this.onProgress(m.fraction, m.phase);
         return;
       case 'fitted':
         this.fitWaiter?.resolve(m.model);
@@ -88,6 +89,19 @@ export class ModelWorker {
       this.post({ type: 'score', id, matrix }, [matrix.data.buffer as ArrayBuffer]);
     });
     return (reply as { scores: Float64Array }).scores;
+  }
+
+  /**
+   * A whole trial (fit, threshold, score, evaluate, explain) in the worker. Shared-memory
+   * arrays in the input are read in place; the scores come back transferred.
+   */
+  async trial(input: TrialInput): Promise<TrialResult> {
+    const id = this.nextId++;
+    const reply = await new Promise<WorkerReply>((resolve, reject) => {
+      this.waiting.set(id, { resolve, reject });
+      this.post({ type: 'trial', id, input });
+    });
+    return (reply as { result: TrialResult }).result;
   }
 
   async explain(rows: Float64Array, cols: number, top: number): Promise<Contribution[][]> {

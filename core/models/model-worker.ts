@@ -6,16 +6,19 @@
 import { parentPort } from 'node:worker_threads';
 import type { Detector, DetectorJson, Matrix, Params } from './detector.ts';
 import { detectorFromJSON, getDetector } from './registry.ts';
+import { runTrial, type TrialInput, type TrialResult } from './trial.ts';
 
 export type WorkerRequest =
   | { type: 'fit'; kind: string; matrix: Matrix; seed: number; params: Params }
   | { type: 'load'; model: DetectorJson }
   | { type: 'score'; id: number; matrix: Matrix }
   | { type: 'explain'; id: number; rows: Float64Array; cols: number; top: number }
+  | { type: 'trial'; id: number; input: TrialInput }
   | { type: 'cancel' };
 
 export type WorkerReply =
-  | { type: 'progress'; fraction: number }
+  | { type: 'progress'; fraction: number; phase?: string }
+  | { type: 'trialDone'; id: number; result: TrialResult }
   | { type: 'fitted'; model: DetectorJson }
   | { type: 'loaded' }
   | { type: 'scores'; id: number; scores: Float64Array }
@@ -55,6 +58,23 @@ async function handle(msg: WorkerRequest): Promise<void> {
         },
       });
       reply({ type: 'fitted', model: model.toJSON() });
+      return;
+    }
+    case 'trial': {
+      abort = new AbortController();
+      let last = -1;
+      let lastPhase = '';
+      const result = await runTrial(msg.input, {
+        signal: abort.signal,
+        onProgress: (f, phase) => {
+          if (f - last >= 0.01 || phase !== lastPhase) {
+            last = f;
+            lastPhase = phase;
+            reply({ type: 'progress', fraction: f, phase });
+          }
+        },
+      });
+      reply({ type: 'trialDone', id: msg.id, result }, [result.scores.buffer as ArrayBuffer]);
       return;
     }
     case 'load':
