@@ -34,6 +34,7 @@ export interface Workbench {
   readonly workspace: Workspace;
   readonly store: ExperimentStore;
   readonly registry: ModelRegistry;
+  readonly trainer: Trainer;
   /** Dispatch by name with runtime checks: the entry point of every transport. */
   dispatch(method: string, req: unknown): Promise<unknown>;
   close(): Promise<void>;
@@ -100,6 +101,7 @@ export async function createWorkbench(opts: WorkbenchOptions): Promise<Workbench
     workspace,
     store,
     registry,
+    trainer,
     dispatch,
     close: async () => {
       await streams.closeAll();

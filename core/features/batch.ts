@@ -137,8 +137,6 @@ interface RawQuery {
   wholeGroups: boolean;
   categories: CategorySet[];
   extras: { name: string; numeric: boolean }[];
-  /** Features whose missingness (computed in SQL) sets RawChunk.miss; for fit's EWM pass with fill 'drop'. */
-  missOf: NumericFeature[];
   /** Per-row predicates returned as RawChunk.flags. */
   flags: string[];
   /** Per-row numeric expressions returned as RawChunk.numbers. */
@@ -157,8 +155,6 @@ interface RawChunk {
   /** Category index per categorical (−1 = none). */
   cats: Float64Array[];
   extras: (number | string | null)[][];
-  /** 1 = some feature of RawQuery.missOf is missing; null when missOf is empty. */
-  miss: Float64Array | null;
   /** Aligned with RawQuery.flags; 1 = the predicate holds. */
   flags: Float64Array[];
   /** Aligned with RawQuery.numbers; NaN = NULL. */
@@ -195,39 +191,6 @@ function featureSql(f: NumericFeature, centers: number[]): string {
   }
 }
 
-/**
- * SQL for "some of these features is missing", from cheap counts rather than
- * the features themselves: a rolling stat is missing when its frame has no
- * value (std: fewer than 2), an EWM until its group has had a value.
- */
-function missingSql(features: NumericFeature[]): string {
-  const conds = new Set<string>();
-  for (const f of features) {
-    const s = `__s${f.sensor}`;
-    switch (f.kind) {
-      case 'raw':
-        conds.add(`${s} IS NULL`);
-        break;
-      case 'lag':
-        conds.add(`lag(${s}, ${f.k}) OVER w IS NULL`);
-        break;
-      case 'diff':
-        conds.add(`${s} IS NULL`);
-        conds.add(`lag(${s}, ${f.k}) OVER w IS NULL`);
-        break;
-      case 'roll':
-        conds.add(`count(${s}) OVER ${frame(f.window)} < ${f.stat === 'std' ? 2 : 1}`);
-        break;
-      case 'ewm':
-      case 'ewmdev':
-        conds.add(`count(${s}) OVER (w ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) = 0`);
-        if (f.kind === 'ewmdev') conds.add(`${s} IS NULL`);
-        break;
-    }
-  }
-  return conds.size ? `(${[...conds].join(' OR ')})` : 'false';
-}
-
 function isEwm(f: NumericFeature): boolean {
   return f.kind === 'ewm' || f.kind === 'ewmdev';
 }
@@ -255,7 +218,7 @@ b AS (SELECT *${centered.length ? ', ' + centered.join(', ') : ''} FROM b0)`;
 }
 
 /** The streaming query of a raw pass and the positions of its output columns. */
-function rawSql(q: RawQuery): { sql: string; layout: { sql: number[]; ewmSensors: Map<number, number>; cats: number; extras: number; miss: number; keep: number; first: number; flags: number; numbers: number } } {
+function rawSql(q: RawQuery): { sql: string; layout: { sql: number[]; ewmSensors: Map<number, number>; cats: number; extras: number; keep: number; first: number; flags: number; numbers: number } } {
   const groups = q.columns.groups.length;
   const gcols = Array.from({ length: groups }, (_, i) => `__g${i}`);
   const hasEwm = q.features.some(isEwm);
@@ -293,11 +256,6 @@ function rawSql(q: RawQuery): { sql: string; layout: { sql: number[]; ewmSensors
     outer.push(`__c${i}`);
     pos++;
   });
-  const missPos = q.missOf.length ? pos++ : -1;
-  if (missPos >= 0) {
-    inner.push(`${missingSql(q.missOf)} AS __miss`);
-    outer.push('CAST(__miss AS DOUBLE)');
-  }
   const extraPos = pos;
   q.extras.forEach((_, i) => {
     inner.push(`__x${i}`);
@@ -326,7 +284,7 @@ function rawSql(q: RawQuery): { sql: string; layout: { sql: number[]; ewmSensors
   const sql = `WITH ${baseSql(q)},
 win AS (SELECT ${inner.join(', ')} FROM b WINDOW w AS ${windowClause(groups)})
 SELECT ${outer.join(', ')} FROM win ${where} ORDER BY ${[...gcols, '__t', '__rid'].join(', ')}`;
-  return { sql, layout: { sql: sqlPos, ewmSensors, cats: catPos, extras: extraPos, miss: missPos, keep: keepPos, first: firstPos, flags: flagPos, numbers: numPos } };
+  return { sql, layout: { sql: sqlPos, ewmSensors, cats: catPos, extras: extraPos, keep: keepPos, first: firstPos, flags: flagPos, numbers: numPos } };
 }
 
 function readDoubles(chunk: DuckDBDataChunk, col: number, n: number): Float64Array {
@@ -423,7 +381,6 @@ async function* rawChunks(ws: Workspace, q: RawQuery, signal?: AbortSignal): Asy
         cats: q.categories.map((_, i) => readDoubles(chunk, layout.cats + i, n)),
         // Text extras cost a string per value: read them for rows of interest only.
         extras: q.extras.map((_, i) => readPlain(chunk, layout.extras + i, n, keep)),
-        miss: layout.miss >= 0 ? readDoubles(chunk, layout.miss, n) : null,
         flags: q.flags.map((_, i) => readDoubles(chunk, layout.flags + i, n)),
         numbers: (q.numbers ?? []).map((_, i) => readDoubles(chunk, layout.numbers + i, n)),
       };
@@ -473,23 +430,74 @@ interface FeatureSummary {
   varPop: number | null;
 }
 
+/** Rows of one streamed chunk of a fit pass (see FitPassOptions.onRows), columnar. */
+export interface FitPassRows {
+  n: number;
+  /** Width of a finished row: numeric features plus one-hot blocks (featureNames.length of the fitted recipe). */
+  cols: number;
+  /** Numeric features per row (copyRaw writes this many). */
+  numeric: number;
+  /** Categoricals per row (copyCats writes this many). */
+  categoricals: number;
+  rid: Float64Array;
+  /** 1 = the row is a training row (matches trainFilter). */
+  train: Float64Array;
+  /** Aligned with FitPassOptions.flags. */
+  flags: Float64Array[];
+  /** Aligned with FitPassOptions.numbers; NaN = NULL. */
+  numbers: Float64Array[];
+  /** includeColumns values by name, for rows matching trainFilter or a flag (null elsewhere). */
+  extra: Record<string, (number | string | null)[]>;
+  /** Copy row i's raw numeric features (NaN = missing) to out[offset…]; true when one is missing. */
+  copyRaw(i: number, out: Float64Array, offset: number): boolean;
+  /** Category index of row i per categorical (−1 = none) into out[offset…]. */
+  copyCats(i: number, out: Int32Array, offset: number): void;
+}
+
+export interface FitPassOptions extends FitRecipeOptions {
+  /** More row predicates: rows matching one are streamed to onRows too (the fit ignores them). */
+  flags?: string[];
+  numbers?: string[];
+  includeColumns?: string[];
+  /** Receives every chunk of the pass (rows in group, time order), raw features unfinished. */
+  onRows?: (rows: FitPassRows) => void;
+}
+
 /**
  * Fit a recipe on a dataset's training rows: categories, per-sensor centers,
  * fill values and the scaler all come from rows matching `trainFilter`. The
  * features of training rows are computed over every row (a row's history may
- * predate the training split; it never includes later rows). Numeric summaries
- * come from one DuckDB aggregate over the window query; EWM features, which
- * SQL cannot window, from a streamed JS pass over the sensor columns.
+ * predate the training split; it never includes later rows). One streamed pass
+ * over the window query feeds the training moments, accumulated in JS in the
+ * stream's (group, time, rowid) order, so the same data always fits to the same
+ * bits (DuckDB's parallel float aggregates do not promise that).
  * Throws DATASET_NOT_FOUND, INVALID_ARGUMENT (recipe, filter, empty split),
  * MODEL_FAILED (no usable training rows), CANCELLED.
  */
 export async function fitRecipe(ws: Workspace, dataset: string, recipe: FeatureRecipe, opts: FitRecipeOptions = {}): Promise<FittedRecipe> {
+  return fitPass(ws, dataset, recipe, opts);
+}
+
+/**
+ * fitRecipe that also hands every streamed row (training rows and rows matching
+ * `flags`) to `onRows`, so one pass can both fit a recipe and collect the rows to
+ * finish with it (see core/models/prepare.ts).
+ */
+export async function fitPass(ws: Workspace, dataset: string, recipe: FeatureRecipe, opts: FitPassOptions = {}): Promise<FittedRecipe> {
   const info = await getDataset(ws, dataset);
   validateRecipe(recipe, info);
   const columns = resolveColumns(recipe, info);
   const keep = opts.trainFilter ?? null;
   const join = opts.join;
   if (keep !== null) await checkPredicate(ws, dataset, keep, 'trainFilter', join);
+  const flags = opts.flags ?? [];
+  for (const f of flags) await checkPredicate(ws, dataset, f, 'flag', join);
+  const byName = new Map(info.columns.map((c) => [c.name, c]));
+  const extras = (opts.includeColumns ?? []).map((name) => {
+    const c = byName.get(name);
+    if (!c) throw new WorkbenchError('INVALID_ARGUMENT', `includeColumns names column '${name}' which dataset '${dataset}' does not have`, { dataset, column: name });
+    return { name, numeric: isNumericType(c.type) };
+  });
   const signal = opts.signal;
   const table = source(dataset, join);
   const keepCond = keepSql(keep);
@@ -506,9 +514,11 @@ export async function fitRecipe(ws: Workspace, dataset: string, recipe: FeatureR
   if (trainRows === 0) {
     throw new WorkbenchError('INVALID_ARGUMENT', keep === null ? `dataset '${dataset}' has no rows` : `trainFilter selects no rows of dataset '${dataset}'`, { dataset });
   }
+  // Centers only make rolling sums better conditioned; rounding them keeps them independent of
+  // the order DuckDB's threads added the values in.
   const centers = recipe.sensors.map((_, j) => {
     const c = head[`c${j}`];
-    return typeof c === 'number' && Number.isFinite(c) ? c : 0;
+    return typeof c === 'number' && Number.isFinite(c) ? Number(c.toPrecision(6)) : 0;
   });
   if (signal?.aborted) throw cancelled();
 
@@ -524,60 +534,75 @@ export async function fitRecipe(ws: Workspace, dataset: string, recipe: FeatureR
 
   const plan = planFeatures(recipe);
   const fill = recipe.fill;
-  const base = { dataset, columns, sensors: recipe.sensors, centers, keep, categories: [], extras: [], flags: [], join };
-  const summaries: FeatureSummary[] = plan.map(() => ({ count: 0, avg: null, varPop: null }));
-  let used = trainRows;
-  let dropped = 0;
-
-  const sqlFeats = plan.map((f, i) => ({ f, i })).filter(({ f }) => !isEwm(f));
-  if (sqlFeats.length > 0 || fill === 'drop') {
-    const win = sqlFeats.map(({ f, i }) => `${featureSql(f, centers)} AS __f${i}`);
-    const missing = fill === 'drop' ? missingSql(plan) : 'false';
-    const aggs = sqlFeats.map(({ i }) => {
-      const v = fill === 'zero' ? `coalesce(__f${i}, 0)` : `__f${i}`;
-      return `count(__f${i}) AS n${i}, avg(${v}) AS a${i}, var_pop(${v}) AS v${i}`;
-    });
-    // A WHERE rather than per-aggregate FILTER clauses: those cost about as much again as the windows.
-    const sql = `WITH ${baseSql(base)},
-win AS (SELECT __keep, ${[...win, `${missing} AS __drop`].join(', ')} FROM b WINDOW w AS ${windowClause(columns.groups.length)})
-SELECT count(*) AS used${aggs.map((a) => ', ' + a).join('')} FROM win WHERE __keep AND NOT __drop`;
-    const r = await queryRow(ws, sql, dataset, signal);
-    used = Number(r.used ?? 0);
-    dropped = trainRows - used;
-    for (const { i } of sqlFeats) {
-      const a = r[`a${i}`];
-      const v = r[`v${i}`];
-      summaries[i] = { count: Number(r[`n${i}`] ?? 0), avg: typeof a === 'number' ? a : null, varPop: typeof v === 'number' ? v : null };
+  // Stream the training rows and the flagged ones; the first flag marks training rows.
+  const allFlags = [keep ?? 'true', ...flags];
+  const q: RawQuery = {
+    dataset,
+    columns,
+    sensors: recipe.sensors,
+    centers,
+    features: plan,
+    keep: keep === null ? null : allFlags.map((f) => `(${f})`).join(' OR '),
+    wholeGroups: plan.some(isEwm),
+    categories,
+    extras,
+    flags: allFlags,
+    numbers: opts.numbers ?? [],
+    join,
+  };
+  const moments = plan.map(() => new Moments());
+  const k = plan.length;
+  const width = k + categories.reduce((a, c) => a + c.values.length + (c.other ? 1 : 0), 0);
+  let used = 0;
+  for await (const c of rawChunks(ws, q, signal)) {
+    const isTrain = c.flags[0]!;
+    for (let i = 0; i < c.n; i++) {
+      if (isTrain[i] !== 1) continue;
+      if (fill === 'drop') {
+        let missing = false;
+        for (let f = 0; f < k && !missing; f++) missing = Number.isNaN(c.feats[f]![i]!);
+        if (missing) continue;
+      }
+      used++;
+      for (let f = 0; f < k; f++) {
+        const x = c.feats[f]![i]!;
+        if (!Number.isNaN(x)) moments[f]!.add(x);
+        else if (fill === 'zero') moments[f]!.add(0);
+      }
+    }
+    if (opts.onRows) {
+      const extra: FitPassRows['extra'] = {};
+      extras.forEach((e, j) => (extra[e.name] = c.extras[j]!));
+      opts.onRows({
+        n: c.n,
+        cols: width,
+        numeric: k,
+        categoricals: categories.length,
+        rid: c.rid,
+        train: isTrain,
+        flags: c.flags.slice(1),
+        numbers: c.numbers,
+        extra,
+        copyRaw: (i, out, offset) => {
+          let missing = false;
+          for (let f = 0; f < k; f++) {
+            const x = c.feats[f]![i]!;
+            out[offset + f] = x;
+            if (Number.isNaN(x)) missing = true;
+          }
+          return missing;
+        },
+        copyCats: (i, out, offset) => {
+          for (let j = 0; j < c.cats.length; j++) out[offset + j] = c.cats[j]![i]!;
+        },
+      });
     }
   }
+  const dropped = trainRows - used;
   if (fill === 'drop' && used === 0) {
     throw new WorkbenchError('MODEL_FAILED', `every training row of dataset '${dataset}' has a missing feature, so fill 'drop' leaves nothing; use fill 'mean' or 'zero', or shorter windows`, { dataset });
   }
-
-  const ewmFeats = plan.map((f, i) => ({ f, i })).filter(({ f }) => isEwm(f));
-  if (ewmFeats.length > 0) {
-    const q: RawQuery = {
-      ...base,
-      features: ewmFeats.map(({ f }) => f),
-      wholeGroups: true,
-      missOf: fill === 'drop' ? plan : [],
-    };
-    const moments = ewmFeats.map(() => new Moments());
-    for await (const c of rawChunks(ws, q, signal)) {
-      for (let i = 0; i < c.n; i++) {
-        if ((c.keep && c.keep[i] !== 1) || (c.miss && c.miss[i] === 1)) continue;
-        for (let k = 0; k < moments.length; k++) {
-          const x = c.feats[k]![i]!;
-          if (!Number.isNaN(x)) moments[k]!.add(x);
-          else if (fill === 'zero') moments[k]!.add(0);
-        }
-      }
-    }
-    ewmFeats.forEach(({ i }, k) => {
-      const m = moments[k]!;
-      summaries[i] = { count: m.n, avg: m.n ? m.mean : null, varPop: m.n ? m.m2 / m.n : null };
-    });
-  }
+  const summaries: FeatureSummary[] = moments.map((m) => ({ count: m.n, avg: m.n ? m.mean : null, varPop: m.n ? m.m2 / m.n : null }));
 
   const fillValues = fill === 'drop' ? null : plan.map((f, i) => {
     if (fill === 'zero') return 0;
@@ -702,7 +727,6 @@ export async function* streamFeatures(ws: Workspace, dataset: string, fitted: Fi
     wholeGroups: plan.some(isEwm),
     categories: fitted.categories,
     extras,
-    missOf: [],
     flags: flagSql,
     numbers: opts.numbers ?? [],
     join: opts.join,

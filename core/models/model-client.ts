@@ -11,10 +11,10 @@ export class ModelWorker {
   private nextId = 1;
   private readonly waiting = new Map<number, { resolve: (m: WorkerReply) => void; reject: (e: Error) => void }>();
   private fitWaiter: { resolve: (m: DetectorJson) => void; reject: (e: Error) => void } | null = null;
-  private loadWaiter: (() => void) | null = null;
+  private loadWaiter: { resolve: () => void; reject: (e: Error) => void } | null = null;
   private dead: Error | null = null;
 
-  constructor(private readonly onProgress: (fraction: number, phase?: string) => void = () => undefined) {
+  constructor(private onProgress: (fraction: number, phase?: string) => void = () => undefined) {
     this.worker = startWorker(new URL('./model-worker.ts', import.meta.url));
     this.worker.on('message', (m: WorkerReply) => this.onMessage(m));
     this.worker.on('error', (err) => this.fail(err));
@@ -27,6 +27,8 @@ export class ModelWorker {
     this.dead = err;
     this.fitWaiter?.reject(err);
     this.fitWaiter = null;
+    this.loadWaiter?.reject(err);
+    this.loadWaiter = null;
     for (const w of this.waiting.values()) w.reject(err);
     this.waiting.clear();
   }
@@ -41,7 +43,7 @@ export class ModelWorker {
         this.fitWaiter = null;
         return;
       case 'loaded':
-        this.loadWaiter?.();
+        this.loadWaiter?.resolve();
         this.loadWaiter = null;
         return;
       case 'error': {
@@ -50,8 +52,11 @@ export class ModelWorker {
           this.waiting.get(m.id)?.reject(err);
           this.waiting.delete(m.id);
         } else {
+          // Errors without an id come from a fit or a load (one at a time).
           this.fitWaiter?.reject(err);
           this.fitWaiter = null;
+          this.loadWaiter?.reject(err);
+          this.loadWaiter = null;
         }
         return;
       }
@@ -75,8 +80,8 @@ export class ModelWorker {
   }
 
   load(model: DetectorJson): Promise<void> {
-    return new Promise((resolve) => {
-      this.loadWaiter = resolve;
+    return new Promise((resolve, reject) => {
+      this.loadWaiter = { resolve, reject };
       this.post({ type: 'load', model });
     });
   }
@@ -125,5 +130,47 @@ export class ModelWorker {
 
   async close(): Promise<void> {
     await this.worker.terminate();
+  }
+
+  /** Usable for another job: not cancelled, not crashed. */
+  get healthy(): boolean {
+    return this.dead === null;
+  }
+
+  /** Hand the worker to another job (ModelWorkerPool): new progress listener; an idle worker does not keep the process alive. */
+  reuse(onProgress: ((fraction: number, phase?: string) => void) | null): void {
+    this.onProgress = onProgress ?? (() => undefined);
+    if (onProgress) this.worker.ref();
+    else this.worker.unref();
+  }
+}
+
+/**
+ * Idle model workers kept for the next run: starting one costs about 0.35 s of module
+ * loading, which a sweep of short trials would pay on every trial. A cancelled (terminated)
+ * or crashed worker is never reused.
+ */
+export class ModelWorkerPool {
+  private readonly idle: ModelWorker[] = [];
+  constructor(private readonly max: number) {}
+
+  acquire(onProgress: (fraction: number, phase?: string) => void): ModelWorker {
+    const w = this.idle.pop();
+    if (!w) return new ModelWorker(onProgress);
+    w.reuse(onProgress);
+    return w;
+  }
+
+  async release(w: ModelWorker): Promise<void> {
+    if (w.healthy && this.idle.length < this.max) {
+      w.reuse(null);
+      this.idle.push(w);
+    } else {
+      await w.close();
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.idle.splice(0).map((w) => w.close()));
   }
 }

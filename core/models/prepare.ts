@@ -19,7 +19,8 @@ import { DuckDBDataChunk, DuckDBDoubleType, DuckDBIntegerType, DuckDBDoubleVecto
 import { WorkbenchError } from '../api/errors.ts';
 import { isTemporalType } from '../data/roles.ts';
 import { datasetContext, type DatasetContext } from '../explore/context.ts';
-import { fitRecipe, streamFeatures } from '../features/batch.ts';
+import { fitPass, streamFeatures, type FitPassRows } from '../features/batch.ts';
+import { compileFinish, finishRow } from '../features/recipe.ts';
 import type { FittedRecipe } from '../features/recipe.ts';
 import { createRng } from '../util/rng.ts';
 import { ident, lit, type Workspace } from '../workspace/workspace.ts';
@@ -130,29 +131,6 @@ async function makeSplit(ws: Workspace, ctx: DatasetContext, r: NormalizedTrainR
   };
 }
 
-/** Growable row-major rows plus labels (the validation slice). */
-class Rows {
-  data: Float64Array;
-  labels: Uint8Array;
-  n = 0;
-  constructor(private readonly cols: number) {
-    this.data = new Float64Array(1024 * cols);
-    this.labels = new Uint8Array(1024);
-  }
-  push(row: Float64Array, label: number): void {
-    if (this.n === this.labels.length) {
-      const d = new Float64Array(this.data.length * 2);
-      d.set(this.data);
-      this.data = d;
-      const l = new Uint8Array(this.labels.length * 2);
-      l.set(this.labels);
-      this.labels = l;
-    }
-    this.data.set(row, this.n * this.cols);
-    this.labels[this.n++] = label;
-  }
-}
-
 /**
  * Split, fit the recipe and compute every feature row a trial needs, in one pass over the
  * dataset (plus one over the evaluation dataset when there is one).
@@ -178,75 +156,113 @@ export async function prepareData(
     const preds = { fit: narrow(split.fit)!, validation: narrow(split.validation), test: narrow(split.test)! };
     check();
 
-    await onPhase(0.05, 'fitting the feature recipe');
+    await onPhase(0.05, 'computing the features');
     const normalPred = r.normalOnly && r.label ? ` AND coalesce(${ident(r.label)}, 0) = 0` : '';
-    const fitted = await fitRecipe(ws, r.dataset, r.recipe, { trainFilter: preds.fit + normalPred, signal, join: split.join });
-    check();
-
-    await onPhase(0.15, 'computing the features');
-    const cols = fitted.featureNames.length;
-    const cap = r.maxTrainRows;
-    // Hash pre-sample in DuckDB with a margin (binomial spread), unless rows may be dropped for missing features.
-    const fitRows = fitted.training.rows;
-    const margin = cap + 10 * Math.sqrt(cap) + 50;
-    const sampleP = fitted.recipe.fill !== 'drop' && fitRows > margin ? margin / fitRows : 1;
-    const samplePred = sampleP < 1 ? ` AND hash(${ctx.table}.rowid, ${Math.floor(r.seed)}) < ${BigInt(Math.floor(sampleP * 2 ** 53)) * 2048n}::UBIGINT` : '';
+    const fitPred = preds.fit + normalPred;
     const evalCtx = r.evalDataset ? await datasetContext(ws, r.evalDataset) : ctx;
     const testPred = r.evalDataset ? r.filter : preds.test;
+    const counts = (await ws.query(
+      `SELECT count(*) FILTER (WHERE ${fitPred}) AS fit, ${preds.validation ? `count(*) FILTER (WHERE ${preds.validation})` : '0'} AS val, ${r.evalDataset ? '0' : `count(*) FILTER (WHERE ${testPred})`} AS test FROM ${ctx.table} ${split.join}`,
+    ))[0]!;
+    const fitRows = Number(counts.fit);
+    const cap = r.maxTrainRows;
+    // Hash pre-sample in DuckDB with a margin (binomial spread), unless rows may be dropped for missing features.
+    const margin = cap + 10 * Math.sqrt(cap) + 50;
+    const sampleP = r.recipe.fill !== 'drop' && fitRows > margin ? margin / fitRows : 1;
+    const samplePred = sampleP < 1 ? ` AND hash(${ctx.table}.rowid, ${Math.floor(r.seed)}) < ${BigInt(Math.floor(sampleP * 2 ** 53)) * 2048n}::UBIGINT` : '';
+    const flags = [fitPred + samplePred, ...(preds.validation ? [preds.validation] : []), ...(r.evalDataset ? [] : [testPred!])];
 
-    const trainData = new Float64Array(new SharedArrayBuffer(Math.max(1, Math.min(cap, fitRows)) * cols * 8));
-    let trainN = 0;
+    // Rows are stored raw (numeric features unfinished, categories aside) until the fit is known,
+    // then finished in place; storage is sized on the first chunk, when the row width is known.
+    let train: RawStore | null = null;
+    let validation: RawStore | null = null;
+    let test: RawStore | null = null;
+    const testMeta = new TestMeta(r.evalDataset ? 0 : Number(counts.test));
+    const extras = r.evalDataset ? [] : testMeta.extras(ctx);
+    let scratch = new Float64Array(0);
     let seen = 0;
     const rng = createRng(r.seed);
-    const validation = preds.validation !== null ? new Rows(cols) : null;
-    const test = await TestBuilder.create(ws, evalCtx, testPred, r.evalDataset ? undefined : split.join, cols, fitted.featureNames, r);
-
-    const flags = [preds.fit + normalPred + samplePred, ...(preds.validation !== null ? [preds.validation] : []), ...(r.evalDataset ? [] : [testPred!])];
-    const extras = r.evalDataset ? [] : test.extras;
-    const numbers = rowNumbers(ctx, r);
-    for await (const chunk of streamFeatures(ws, r.dataset, fitted, { filter: flags.map((f) => `(${f})`).join(' OR '), flags, join: split.join, includeColumns: extras, numbers, signal })) {
-      const m = chunk.matrix.data;
-      const [isFit, ...rest] = chunk.flags;
-      const isVal = validation ? rest[0]! : null;
-      const isTest = r.evalDataset ? null : rest[rest.length - 1]!;
-      const lab = chunk.numbers[1]!;
-      for (let i = 0; i < chunk.rows; i++) {
-        const row = m.subarray(i * cols, (i + 1) * cols);
-        if (isFit![i]) {
-          let slot = -1;
-          if (trainN < cap) slot = trainN++;
-          else {
-            const j = Math.floor(rng.next() * (seen + 1));
-            if (j < cap) slot = j;
-          }
-          seen++;
-          if (slot >= 0) trainData.set(row, slot * cols);
-        } else if (isVal && isVal[i]) {
-          validation!.push(row, lab[i] === 1 ? 1 : 0);
-        } else if (isTest && isTest[i]) {
-          test.push(chunk, i, row);
+    const dropMissing = r.recipe.fill === 'drop';
+    const fitted = await fitPass(ws, r.dataset, r.recipe, {
+      trainFilter: fitPred,
+      join: split.join,
+      flags,
+      numbers: rowNumbers(ctx, r),
+      includeColumns: extras,
+      signal,
+      onRows: (c) => {
+        if (!train) {
+          train = new RawStore(Math.min(cap, fitRows), c, { shared: true, labels: false });
+          if (preds.validation) validation = new RawStore(Number(counts.val), c, { shared: true, labels: true });
+          if (!r.evalDataset) test = new RawStore(Number(counts.test), c, { shared: true, labels: false });
+          scratch = new Float64Array(c.numeric);
         }
-      }
-    }
+        const [isSample, ...rest] = c.flags;
+        const isVal = preds.validation ? rest[0]! : null;
+        const isTest = r.evalDataset ? null : rest[rest.length - 1]!;
+        const lab = c.numbers[1]!;
+        for (let i = 0; i < c.n; i++) {
+          const sample = isSample![i] === 1;
+          const val = !sample && isVal !== null && isVal[i] === 1 && c.train[i] !== 1;
+          const tst = !sample && !val && isTest !== null && isTest[i] === 1;
+          if (!sample && !val && !tst) continue;
+          if (c.copyRaw(i, scratch, 0) && dropMissing) continue;
+          if (sample) {
+            let slot = -1;
+            if (train!.n < cap) slot = train!.n++;
+            else {
+              const j = Math.floor(rng.next() * (seen + 1));
+              if (j < cap) slot = j;
+            }
+            seen++;
+            if (slot >= 0) train!.put(slot, scratch, c, i);
+          } else if (val) {
+            validation!.put(validation!.n++, scratch, c, i);
+            validation!.labels[validation!.n - 1] = lab[i] === 1 ? 1 : 0;
+          } else {
+            const k = test!.n++;
+            test!.put(k, scratch, c, i);
+            testMeta.put(k, c.rid[i]!, c, i, ctx);
+          }
+        }
+      },
+    });
     check();
-    if (trainN === 0) {
-      throw new WorkbenchError('MODEL_FAILED', `no training rows left after the split${r.normalOnly ? ' and the normal-only filter' : ''}${fitted.recipe.fill === 'drop' ? ' and dropping rows with missing features' : ''}`);
+    const fin = compileFinish(fitted);
+    const cols = fin.cols;
+    const names = fitted.featureNames;
+    const trainRows = train ? (train as RawStore).finish(fin, names) : null;
+    if (!trainRows || trainRows.rows === 0) {
+      throw new WorkbenchError('MODEL_FAILED', `no training rows left after the split${r.normalOnly ? ' and the normal-only filter' : ''}${dropMissing ? ' and dropping rows with missing features' : ''}`);
     }
+    const valRows = validation ? (validation as RawStore).finish(fin, names) : null;
+    let testRows: Matrix;
     if (r.evalDataset) {
       await onPhase(0.25, `computing the features of '${evalCtx.info.name}'`);
-      for await (const chunk of streamFeatures(ws, evalCtx.info.name, fitted, { filter: testPred ?? undefined, includeColumns: test.extras, numbers: rowNumbers(evalCtx, r), signal })) {
-        for (let i = 0; i < chunk.rows; i++) test.push(chunk, i, chunk.matrix.data.subarray(i * cols, (i + 1) * cols));
+      const n = Number((await ws.query(`SELECT count(*) AS n FROM ${evalCtx.table}${testPred ? ` WHERE ${testPred}` : ''}`))[0]!.n);
+      const data = sharedF64(n * cols);
+      testMeta.resize(n);
+      let k = 0;
+      for await (const chunk of streamFeatures(ws, evalCtx.info.name, fitted, { filter: testPred ?? undefined, includeColumns: testMeta.extras(evalCtx), numbers: rowNumbers(evalCtx, r), signal })) {
+        for (let i = 0; i < chunk.rows; i++, k++) {
+          if (k >= n) throw new WorkbenchError('INTERNAL', 'more evaluation rows than counted; was the dataset changed during the run?');
+          data.set(chunk.matrix.data.subarray(i * cols, (i + 1) * cols), k * cols);
+          testMeta.put(k, chunk.rowIndex[i]!, { extra: chunk.extra, numbers: chunk.numbers }, i, evalCtx);
+        }
       }
+      testRows = { rows: k, cols, data: data.subarray(0, k * cols), columns: fitted.featureNames };
       check();
+    } else {
+      testRows = test ? (test as RawStore).finish(fin, names) : { rows: 0, cols, data: new Float64Array(0), columns: names };
     }
-    if (test.n === 0) throw new WorkbenchError('MODEL_FAILED', 'no test rows to score after the split (or every row was dropped for missing features)');
+    const rows = testMeta.finish(testRows, evalCtx.temporal);
+    if (rows.rows === 0) throw new WorkbenchError('MODEL_FAILED', 'no test rows to score after the split (or every row was dropped for missing features)');
     await onPhase(0.28, 'storing the test rows');
-    const rows = test.finish();
     await writeMeta(ws, metaTable, rows);
     return {
       fitted,
-      train: { rows: trainN, cols, data: trainData.subarray(0, trainN * cols), columns: fitted.featureNames },
-      validation: validation ? { matrix: { rows: validation.n, cols, data: validation.data.slice(0, validation.n * cols), columns: fitted.featureNames }, labels: validation.labels.slice(0, validation.n) } : null,
+      train: trainRows,
+      validation: valRows ? { matrix: valRows, labels: (validation as unknown as RawStore).labels.subarray(0, valRows.rows) } : null,
       test: rows,
       metaTable,
     };
@@ -258,56 +274,79 @@ export async function prepareData(
   }
 }
 
-/** Collects the test rows into shared arrays sized by a count of the candidate rows. */
-class TestBuilder {
+/**
+ * Rows stored raw at the finished row width (numeric features first, one-hot blocks
+ * left blank) with their category indices aside; finish() applies the fitted recipe
+ * in place. Shared memory when trials in workers read it.
+ */
+class RawStore {
   n = 0;
+  readonly data: Float64Array;
+  /** Category index per row and categorical (−1 = none). */
+  private readonly cats: Int32Array;
+  /** 0/1 label per row, for the validation slice. */
+  readonly labels: Uint8Array;
+  constructor(
+    private readonly capacity: number,
+    private readonly shape: Pick<FitPassRows, 'cols' | 'numeric' | 'categoricals'>,
+    opts: { shared: boolean; labels: boolean },
+  ) {
+    this.data = opts.shared ? sharedF64(capacity * shape.cols) : new Float64Array(capacity * shape.cols);
+    this.cats = new Int32Array(capacity * shape.categoricals);
+    this.labels = new Uint8Array(opts.labels ? capacity : 0);
+  }
+
+  put(slot: number, raw: Float64Array, c: FitPassRows, i: number): void {
+    if (slot >= this.capacity) throw new WorkbenchError('INTERNAL', 'more rows than counted; was the dataset changed during the run?');
+    this.data.set(raw, slot * this.shape.cols);
+    if (this.shape.categoricals) c.copyCats(i, this.cats, slot * this.shape.categoricals);
+  }
+
+  finish(fin: ReturnType<typeof compileFinish>, columns: string[]): Matrix {
+    const { cols, numeric, categoricals: nc } = this.shape;
+    for (let k = 0; k < this.n; k++) {
+      const off = k * cols;
+      finishRow(fin, this.data.subarray(off, off + numeric), nc ? this.cats.subarray(k * nc, (k + 1) * nc) : NO_CATS, this.data, off);
+    }
+    return { rows: this.n, cols, data: this.data.subarray(0, this.n * cols), columns };
+  }
+}
+const NO_CATS = new Int32Array(0);
+
+/** Identities of the test rows (rowid, device, trip, time, label, failure), in shared arrays. */
+class TestMeta {
   private readonly devices = new Codes();
   private readonly trips = new Codes();
-  private constructor(
-    private readonly ctx: DatasetContext,
-    private readonly r: NormalizedTrainRequest,
-    readonly extras: string[],
-    private readonly cols: number,
-    private readonly columns: string[],
-    private readonly out: Omit<TestRows, 'devices' | 'trips' | 'rows' | 'temporal'>,
-  ) {}
-
-  static async create(ws: Workspace, ctx: DatasetContext, pred: string | null, join: string | undefined, cols: number, columns: string[], r: NormalizedTrainRequest): Promise<TestBuilder> {
-    const [{ n }] = (await ws.query(`SELECT count(*) AS n FROM ${ctx.table}${join ? ` ${join}` : ''}${pred ? ` WHERE ${pred}` : ''}`)) as [{ n: number }];
-    const cap = Number(n);
-    const extras = [...new Set([ctx.device, ctx.trip].filter((c): c is string => c !== null))];
-    return new TestBuilder(ctx, r, extras, cols, columns, {
-      matrix: { rows: 0, cols, data: sharedF64(cap * cols), columns },
-      rid: sharedF64(cap),
-      device: sharedI32(cap),
-      trip: sharedI32(cap),
-      time: sharedF64(cap),
-      label: sharedF64(cap),
-      failure: sharedF64(cap),
-    });
+  private a: Omit<TestRows, 'devices' | 'trips' | 'rows' | 'temporal' | 'matrix'>;
+  constructor(capacity: number) {
+    this.a = TestMeta.alloc(capacity);
   }
-
-  /** Row i of a chunk streamed with includeColumns = extras and numbers = rowNumbers(). */
-  push(chunk: { rowIndex: Float64Array; extra: Record<string, (number | string | null)[]>; numbers: Float64Array[] }, i: number, row: Float64Array): void {
-    const o = this.out;
-    const k = this.n++;
-    if (k >= o.rid.length) throw new WorkbenchError('INTERNAL', 'more test rows than counted; was the dataset changed during the run?');
-    o.matrix.data.set(row, k * this.cols);
-    o.rid[k] = chunk.rowIndex[i]!;
-    const { device, trip } = this.ctx;
-    o.device[k] = this.devices.code(device ? String(chunk.extra[device]![i] ?? '') : '');
-    o.trip[k] = this.trips.code(trip ? String(chunk.extra[trip]![i] ?? '') : '');
-    o.time[k] = chunk.numbers[0]![i]!;
-    o.label[k] = chunk.numbers[1]![i]!;
-    o.failure[k] = chunk.numbers[2]![i]!;
+  private static alloc(n: number): Omit<TestRows, 'devices' | 'trips' | 'rows' | 'temporal' | 'matrix'> {
+    return { rid: sharedF64(n), device: sharedI32(n), trip: sharedI32(n), time: sharedF64(n), label: sharedF64(n), failure: sharedF64(n) };
   }
-
-  finish(): TestRows {
-    const o = this.out;
-    const n = this.n;
+  resize(n: number): void {
+    this.a = TestMeta.alloc(n);
+  }
+  /** Text columns to carry along: device and trip. */
+  extras(ctx: DatasetContext): string[] {
+    return [...new Set([ctx.device, ctx.trip].filter((c): c is string => c !== null))];
+  }
+  /** Row i of a chunk streamed with includeColumns = extras() and numbers = rowNumbers(). */
+  put(k: number, rid: number, c: { extra: Record<string, (number | string | null)[]>; numbers: Float64Array[] }, i: number, ctx: DatasetContext): void {
+    const o = this.a;
+    o.rid[k] = rid;
+    o.device[k] = this.devices.code(ctx.device ? String(c.extra[ctx.device]![i] ?? '') : '');
+    o.trip[k] = this.trips.code(ctx.trip ? String(c.extra[ctx.trip]![i] ?? '') : '');
+    o.time[k] = c.numbers[0]![i]!;
+    o.label[k] = c.numbers[1]![i]!;
+    o.failure[k] = c.numbers[2]![i]!;
+  }
+  finish(matrix: Matrix, temporal: boolean): TestRows {
+    const n = matrix.rows;
+    const o = this.a;
     return {
       rows: n,
-      matrix: { rows: n, cols: this.cols, data: o.matrix.data.subarray(0, n * this.cols), columns: this.columns },
+      matrix,
       rid: o.rid.subarray(0, n),
       device: o.device.subarray(0, n),
       devices: this.devices.names,
@@ -316,7 +355,7 @@ class TestBuilder {
       time: o.time.subarray(0, n),
       label: o.label.subarray(0, n),
       failure: o.failure.subarray(0, n),
-      temporal: this.ctx.temporal,
+      temporal,
     };
   }
 }

@@ -7,6 +7,7 @@
  * on the run; failures and cancels end the run with their reason.
  */
 import { randomInt } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { WorkbenchError, serializeError } from '../api/errors.ts';
 import type { EventBus } from '../api/events.ts';
 import type { DatasetInfo } from '../data/api.ts';
@@ -18,7 +19,7 @@ import type { RunInfo } from '../experiments/api.ts';
 import { ident, type Workspace } from '../workspace/workspace.ts';
 import type { DetectorFactory, DetectorJson, ParamValue } from './detector.ts';
 import type { SplitSpec, ThresholdSpec, TrainRequest } from './api.ts';
-import { ModelWorker } from './model-client.ts';
+import { ModelWorkerPool, type ModelWorker } from './model-client.ts';
 import { getDetector } from './registry.ts';
 import { PreparedCache, prepareData, prepareKey, writeScores } from './prepare.ts';
 
@@ -110,6 +111,9 @@ function flatParams(r: NormalizedTrainRequest): RunInfo['params'] {
 export class Trainer {
   private readonly jobs = new Map<string, Job>();
   private readonly prepared: PreparedCache;
+  /** Data preparations made (runs that shared one count once). */
+  readonly stats = { preparations: 0 };
+  private readonly workers = new ModelWorkerPool(availableParallelism());
 
   constructor(
     private readonly ws: Workspace,
@@ -251,6 +255,7 @@ export class Trainer {
   async drain(): Promise<void> {
     for (const id of [...this.jobs.keys()]) this.cancel(id);
     await Promise.all([...this.jobs.values()].map((j) => j.done));
+    await this.workers.close();
   }
 
   private async phase(runId: string, progress: number, phase: string): Promise<void> {
@@ -281,6 +286,7 @@ export class Trainer {
         prepareKey(r),
         (prepSignal) => {
           shared = false;
+          this.stats.preparations++;
           return prepareData(this.ws, r, { signal: prepSignal, onPhase: (progress, phase) => this.phase(runId, progress, phase) });
         },
         signal,
@@ -288,7 +294,7 @@ export class Trainer {
       check();
       if (shared) await this.phase(runId, 0.3, 'using the data prepared for an earlier trial');
 
-      job.worker = new ModelWorker((f, phase) => void this.store.progress(runId, 0.3 + 0.6 * f, phase ?? `fitting ${r.detector}`).catch(() => undefined));
+      job.worker = this.workers.acquire((f, phase) => void this.store.progress(runId, 0.3 + 0.6 * f, phase ?? `fitting ${r.detector}`).catch(() => undefined));
       const result = await job.worker.trial({
         kind: r.detector,
         seed: r.seed,
@@ -331,7 +337,7 @@ export class Trainer {
       if (ended) this.events.emit('runs.updated', ended);
     } finally {
       release();
-      await job.worker?.close().catch(() => undefined);
+      if (job.worker) await this.workers.release(job.worker).catch(() => undefined);
     }
   }
 }

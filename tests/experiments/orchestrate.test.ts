@@ -54,6 +54,25 @@ describe('repeats, sweeps, per-group models, registry', () => {
     expect(filtered.map((r) => r.id).sort()).toEqual(kids.filter((k) => k.params.top_k === 3).map((k) => k.id).sort());
   });
 
+  it('prepares the data once per distinct recipe, and a shared preparation changes no result', async () => {
+    const before = wb.trainer.stats.preparations;
+    const { parentId } = await wb.api['models.sweep']({ base: { ...base, detector: 'isolation-forest', maxTrainRows: 300 }, mode: 'grid', space: { n_trees: [10, 20, 30], 'recipe.window': [5, 20] }, metric: 'roc_auc', workers: 2 });
+    await wb.api['models.wait']({ runId: parentId });
+    const kids = await children(parentId);
+    expect(kids.every((k) => k.status === 'finished')).toBe(true);
+    expect(wb.trainer.stats.preparations - before).toBe(2);
+    // The same trial run on its own (its own preparation) gives the same model, scores and metrics.
+    const kid = kids.find((k) => k.params.n_trees === 20 && String(k.params['recipe.rolling']).startsWith('20:'))!;
+    const request = (await wb.api['runs.artifact']({ runId: kid.id, name: 'request' })) as Record<string, unknown>;
+    const { runId } = await wb.api['models.train']({ ...(request as object), parentId: undefined, experiment: 'orch-alone' } as never);
+    await wb.api['models.wait']({ runId });
+    const alone = await wb.api['runs.get']({ runId });
+    expect(wb.trainer.stats.preparations - before).toBe(3);
+    expect(alone.metrics).toEqual(kid.metrics);
+    const model = (id: string) => wb.api['runs.artifact']({ runId: id, name: 'model' });
+    expect(await model(runId)).toEqual(await model(kid.id));
+  });
+
   it('refuses a sweep with a bad value before any trial runs', async () => {
     const err = await wb.api['models.sweep']({ base, mode: 'grid', space: { top_k: [1, -5] } }).catch((e: unknown) => e);
     expect((err as WorkbenchError).code).toBe('INVALID_ARGUMENT');

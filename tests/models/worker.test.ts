@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest';
+import { ModelWorker, ModelWorkerPool } from '../../core/models/model-client.ts';
+import type { DetectorJson } from '../../core/models/detector.ts';
+
+const matrix = (rows: number) => ({ rows, cols: 2, data: Float64Array.from({ length: rows * 2 }, (_, i) => Math.sin(i) * 3), columns: ['a', 'b'] });
+
+describe('model worker', () => {
+  it('rejects a load of a broken model instead of hanging', async () => {
+    const w = new ModelWorker();
+    try {
+      const bad = { kind: 'robust-z', version: 1, columns: ['a'], params: {}, state: {} } as DetectorJson;
+      await expect(w.load(bad)).rejects.toThrow(/robust-z/);
+    } finally {
+      await w.close();
+    }
+  });
+
+  it('reuses a healthy worker and never a cancelled one', async () => {
+    const pool = new ModelWorkerPool(2);
+    try {
+      const a = pool.acquire(() => undefined);
+      const model = await a.fit('robust-z', matrix(50), 1, {});
+      await pool.release(a);
+      const b = pool.acquire(() => undefined);
+      expect(b).toBe(a);
+      await b.load(model);
+      expect((await b.score(matrix(5))).length).toBe(5);
+      b.cancel();
+      await pool.release(b);
+      const c = pool.acquire(() => undefined);
+      expect(c).not.toBe(b);
+      await c.load(model);
+      expect((await c.score(matrix(3))).length).toBe(3);
+      await pool.release(c);
+    } finally {
+      await pool.close();
+    }
+  });
+});
