@@ -14,6 +14,7 @@ import { ExperimentStore } from './experiments/store.ts';
 import { experimentsHandlers } from './experiments/handlers.ts';
 import { modelsHandlers } from './models/handlers.ts';
 import { Trainer } from './models/train.ts';
+import { dropStalePreparations } from './models/prepare.ts';
 import { Orchestrator } from './experiments/orchestrate.ts';
 import { ModelRegistry } from './experiments/registry.ts';
 import { Ingestor } from './data/ingest.ts';
@@ -58,6 +59,8 @@ export async function createWorkbench(opts: WorkbenchOptions): Promise<Workbench
   };
   const store = new ExperimentStore(workspace);
   const trainer = new Trainer(workspace, store, events, version);
+  // Tables of preparations a killed engine never dropped.
+  await dropStalePreparations(workspace);
   const orchestrator = new Orchestrator(workspace, store, trainer);
   const registry = new ModelRegistry(workspace, store);
   const streams = new StreamManager({ workspace, store, events, resolveRef: async (ref) => (await registry.resolve(ref)).runId });

@@ -37,3 +37,27 @@ describe('model worker', () => {
     }
   });
 });
+
+describe('preparation tables', () => {
+  it('drops the tables of preparations a killed engine left behind, and nothing else', async () => {
+    const { createWorkbench } = await import('../../core/app.ts');
+    const { tempDir } = await import('../helpers/tmp.ts');
+    const tmp = tempDir();
+    try {
+      const file = tmp.file('ws.duckdb');
+      let wb = await createWorkbench({ workspace: file, mode: 'in-process' });
+      for (const t of ['prep__0123456789abcdef', 'prepraw__0123456789abcdef', 'split__0123456789abcdef', 'scorestage__0123456789abcdef', 'scores__keepme', 'preparation_notes']) {
+        await wb.workspace.run(`CREATE TABLE fleetlens."${t}" (x INTEGER)`);
+      }
+      await wb.close();
+      wb = await createWorkbench({ workspace: file, mode: 'in-process' });
+      const left = (await wb.workspace.query(`SELECT table_name AS t FROM duckdb_tables() WHERE schema_name = 'fleetlens' ORDER BY 1`)).map((r) => String(r.t));
+      await wb.close();
+      expect(left).toContain('scores__keepme');
+      expect(left).toContain('preparation_notes');
+      expect(left.filter((t) => /^(prep|prepraw|split|scorestage)__/.test(t))).toEqual([]);
+    } finally {
+      tmp.cleanup();
+    }
+  });
+});
