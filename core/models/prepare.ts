@@ -67,28 +67,64 @@ function cancelled(): WorkbenchError {
   return new WorkbenchError('CANCELLED', 'the run was cancelled');
 }
 
-/** Dictionary coding for device and trip names. */
-class Codes {
-  readonly names: string[] = [];
-  private readonly index = new Map<string, number>();
-  code(name: string): number {
-    let c = this.index.get(name);
-    if (c === undefined) {
-      c = this.names.length;
-      this.index.set(name, c);
-      this.names.push(name);
+/**
+ * Device and trip names coded by DuckDB: a dictionary table per column, joined to the dataset,
+ * so rows carry integer codes and the names cross into JS once (decoding a string per row was
+ * the largest single cost of a preparation).
+ */
+interface NameCodes {
+  /** SQL joined to the dataset. */
+  join: string;
+  /** Numeric expressions of the device and trip codes (NULL → NaN). */
+  exprs: [device: string, trip: string];
+  tables: string[];
+  /** Names by code, for device and trip; a NULL or absent column maps to ''. */
+  load(): Promise<[string[], string[]]>;
+}
+
+async function nameCodes(ws: Workspace, ctx: DatasetContext, id: string): Promise<NameCodes> {
+  const tables: string[] = [];
+  const joins: string[] = [];
+  const exprs: string[] = [];
+  for (const [tag, col] of [['dev', ctx.device], ['trip', ctx.trip]] as const) {
+    if (!col) {
+      exprs.push('NULL');
+      continue;
     }
-    return c;
+    const t = `fleetlens.${ident(`prep${tag}__${id}`)}`;
+    const alias = `__nc_${tag}`;
+    await ws.run(`CREATE TABLE ${t} AS SELECT n AS __nc_name, (row_number() OVER (ORDER BY n) - 1)::INTEGER AS __nc_code FROM (SELECT DISTINCT ${ident(col)}::VARCHAR AS n FROM ${ctx.table} WHERE ${ident(col)} IS NOT NULL)`);
+    tables.push(t);
+    joins.push(`LEFT JOIN ${t} ${alias} ON ${alias}.__nc_name = ${ctx.table}.${ident(col)}::VARCHAR`);
+    exprs.push(`${alias}.__nc_code`);
   }
+  return {
+    join: joins.join(' '),
+    exprs: exprs as [string, string],
+    tables,
+    load: async () => {
+      const out: string[][] = [];
+      let k = 0;
+      for (const col of [ctx.device, ctx.trip]) {
+        if (!col) {
+          out.push([]);
+          continue;
+        }
+        out.push((await ws.query(`SELECT __nc_name AS n FROM ${tables[k++]} ORDER BY __nc_code`)).map((r) => String(r.n)));
+      }
+      return out as [string[], string[]];
+    },
+  };
 }
 
 /** Per-row numbers a run needs from DuckDB: time axis, 0/1 label, failure time (NULL where absent). */
-function rowNumbers(ctx: DatasetContext, r: NormalizedTrainRequest): [time: string, label: string, failure: string] {
+function rowNumbers(ctx: DatasetContext, r: NormalizedTrainRequest, codes: NameCodes): [time: string, label: string, failure: string, device: string, trip: string] {
   const label = r.label ? `CASE WHEN ${ident(r.label)} IS NULL THEN NULL WHEN CAST(${ident(r.label)} AS DOUBLE) > 0 THEN 1 ELSE 0 END` : 'NULL';
   const f = r.leadTime.failureColumn;
   const fcol = f ? ctx.info.columns.find((c) => c.name === f) : undefined;
-  const failure = !f ? 'NULL' : fcol && isTemporalType(fcol.type) ? `epoch_ms(${ident(f)}::TIMESTAMP)::DOUBLE` : `TRY_CAST(${ident(f)} AS DOUBLE)`;
-  return [ctx.timeExpr ?? 'NULL', label, failure];
+  // The failure column is checked against the dataset scored (the evaluation dataset when there is one).
+  const failure = !fcol ? 'NULL' : isTemporalType(fcol.type) ? `epoch_ms(${ident(fcol.name)}::TIMESTAMP)::DOUBLE` : `TRY_CAST(${ident(fcol.name)} AS DOUBLE)`;
+  return [ctx.timeExpr ?? 'NULL', label, failure, ...codes.exprs];
 }
 
 /**
@@ -148,6 +184,7 @@ export async function prepareData(
   const splitTable = `fleetlens.${ident(`split__${id}`)}`;
   const metaTable = `fleetlens.${ident(`prep__${id}`)}`;
   const ctx = await datasetContext(ws, r.dataset);
+  const dropLater: string[] = [];
   try {
     await onPhase(0.02, 'splitting');
     const split = await makeSplit(ws, ctx, r, splitTable);
@@ -178,17 +215,17 @@ export async function prepareData(
     let validation: RawStore | null = null;
     let test: RawStore | null = null;
     const testMeta = new TestMeta(r.evalDataset ? 0 : Number(counts.test));
-    const extras = r.evalDataset ? [] : testMeta.extras(ctx);
+    const codes = await nameCodes(ws, ctx, id);
+    dropLater.push(...codes.tables);
     let scratch = new Float64Array(0);
     let seen = 0;
     const rng = createRng(r.seed);
     const dropMissing = r.recipe.fill === 'drop';
     const fitted = await fitPass(ws, r.dataset, r.recipe, {
       trainFilter: fitPred,
-      join: split.join,
+      join: `${split.join} ${codes.join}`,
       flags,
-      numbers: rowNumbers(ctx, r),
-      includeColumns: extras,
+      numbers: rowNumbers(ctx, r, codes),
       signal,
       onRows: (c) => {
         if (!train) {
@@ -222,7 +259,7 @@ export async function prepareData(
           } else {
             const k = test!.n++;
             test!.put(k, scratch, c, i);
-            testMeta.put(k, c.rid[i]!, c, i, ctx);
+            testMeta.put(k, c.rid[i]!, c.numbers, i);
           }
         }
       },
@@ -242,18 +279,20 @@ export async function prepareData(
       const n = Number((await ws.query(`SELECT count(*) AS n FROM ${evalCtx.table}${testPred ? ` WHERE ${testPred}` : ''}`))[0]!.n);
       const data = sharedF64(n * cols);
       testMeta.resize(n);
+      const evalCodes = await nameCodes(ws, evalCtx, `${id}e`);
+      dropLater.push(...evalCodes.tables);
       let k = 0;
-      for await (const chunk of streamFeatures(ws, evalCtx.info.name, fitted, { filter: testPred ?? undefined, includeColumns: testMeta.extras(evalCtx), numbers: rowNumbers(evalCtx, r), signal })) {
-        for (let i = 0; i < chunk.rows; i++, k++) {
-          if (k >= n) throw new WorkbenchError('INTERNAL', 'more evaluation rows than counted; was the dataset changed during the run?');
-          data.set(chunk.matrix.data.subarray(i * cols, (i + 1) * cols), k * cols);
-          testMeta.put(k, chunk.rowIndex[i]!, { extra: chunk.extra, numbers: chunk.numbers }, i, evalCtx);
-        }
+      for await (const chunk of streamFeatures(ws, evalCtx.info.name, fitted, { filter: testPred ?? undefined, join: evalCodes.join || undefined, numbers: rowNumbers(evalCtx, r, evalCodes), signal })) {
+        if (k + chunk.rows > n) throw new WorkbenchError('INTERNAL', 'more evaluation rows than counted; was the dataset changed during the run?');
+        data.set(chunk.matrix.data.subarray(0, chunk.rows * cols), k * cols);
+        for (let i = 0; i < chunk.rows; i++, k++) testMeta.put(k, chunk.rowIndex[i]!, chunk.numbers, i);
       }
       testRows = { rows: k, cols, data: data.subarray(0, k * cols), columns: fitted.featureNames };
+      testMeta.names(...(await evalCodes.load()));
       check();
     } else {
       testRows = test ? (test as RawStore).finish(fin, names) : { rows: 0, cols, data: new Float64Array(0), columns: names };
+      testMeta.names(...(await codes.load()));
     }
     const rows = testMeta.finish(testRows, evalCtx.temporal);
     if (rows.rows === 0) throw new WorkbenchError('MODEL_FAILED', 'no test rows to score after the split (or every row was dropped for missing features)');
@@ -270,7 +309,7 @@ export async function prepareData(
     await ws.run(`DROP TABLE IF EXISTS ${metaTable}`).catch(() => undefined);
     throw signal.aborted ? cancelled() : err;
   } finally {
-    await ws.run(`DROP TABLE IF EXISTS ${splitTable}`).catch(() => undefined);
+    for (const t of [splitTable, ...dropLater]) await ws.run(`DROP TABLE IF EXISTS ${t}`).catch(() => undefined);
   }
 }
 
@@ -298,7 +337,9 @@ class RawStore {
 
   put(slot: number, raw: Float64Array, c: FitPassRows, i: number): void {
     if (slot >= this.capacity) throw new WorkbenchError('INTERNAL', 'more rows than counted; was the dataset changed during the run?');
-    this.data.set(raw, slot * this.shape.cols);
+    // An element loop: TypedArray#set of a few dozen values costs ~1 µs a call in V8.
+    const off = slot * this.shape.cols;
+    for (let f = 0; f < raw.length; f++) this.data[off + f] = raw[f]!;
     if (this.shape.categoricals) c.copyCats(i, this.cats, slot * this.shape.categoricals);
   }
 
@@ -315,8 +356,8 @@ const NO_CATS = new Int32Array(0);
 
 /** Identities of the test rows (rowid, device, trip, time, label, failure), in shared arrays. */
 class TestMeta {
-  private readonly devices = new Codes();
-  private readonly trips = new Codes();
+  private devices: string[] = [];
+  private trips: string[] = [];
   private a: Omit<TestRows, 'devices' | 'trips' | 'rows' | 'temporal' | 'matrix'>;
   constructor(capacity: number) {
     this.a = TestMeta.alloc(capacity);
@@ -327,31 +368,44 @@ class TestMeta {
   resize(n: number): void {
     this.a = TestMeta.alloc(n);
   }
-  /** Text columns to carry along: device and trip. */
-  extras(ctx: DatasetContext): string[] {
-    return [...new Set([ctx.device, ctx.trip].filter((c): c is string => c !== null))];
-  }
-  /** Row i of a chunk streamed with includeColumns = extras() and numbers = rowNumbers(). */
-  put(k: number, rid: number, c: { extra: Record<string, (number | string | null)[]>; numbers: Float64Array[] }, i: number, ctx: DatasetContext): void {
+  /** Row i of a chunk streamed with numbers = rowNumbers(); a missing device or trip code becomes −1 (name ''). */
+  put(k: number, rid: number, numbers: Float64Array[], i: number): void {
     const o = this.a;
     o.rid[k] = rid;
-    o.device[k] = this.devices.code(ctx.device ? String(c.extra[ctx.device]![i] ?? '') : '');
-    o.trip[k] = this.trips.code(ctx.trip ? String(c.extra[ctx.trip]![i] ?? '') : '');
-    o.time[k] = c.numbers[0]![i]!;
-    o.label[k] = c.numbers[1]![i]!;
-    o.failure[k] = c.numbers[2]![i]!;
+    o.time[k] = numbers[0]![i]!;
+    o.label[k] = numbers[1]![i]!;
+    o.failure[k] = numbers[2]![i]!;
+    const d = numbers[3]![i]!;
+    const t = numbers[4]![i]!;
+    o.device[k] = Number.isNaN(d) ? -1 : d;
+    o.trip[k] = Number.isNaN(t) ? -1 : t;
+  }
+  /** The names the codes index. */
+  names(devices: string[], trips: string[]): void {
+    this.devices = devices;
+    this.trips = trips;
   }
   finish(matrix: Matrix, temporal: boolean): TestRows {
     const n = matrix.rows;
     const o = this.a;
+    // Code −1 (NULL or no such column) gets the name '' at the end of each list.
+    const remap = (codes: Int32Array, names: string[]): string[] => {
+      let blank = -1;
+      for (let k = 0; k < n; k++) {
+        if (codes[k] !== -1) continue;
+        if (blank < 0) blank = names.push('') - 1;
+        codes[k] = blank;
+      }
+      return names;
+    };
     return {
       rows: n,
       matrix,
       rid: o.rid.subarray(0, n),
       device: o.device.subarray(0, n),
-      devices: this.devices.names,
+      devices: remap(o.device, [...this.devices]),
       trip: o.trip.subarray(0, n),
-      trips: this.trips.names,
+      trips: remap(o.trip, [...this.trips]),
       time: o.time.subarray(0, n),
       label: o.label.subarray(0, n),
       failure: o.failure.subarray(0, n),

@@ -57,6 +57,29 @@ describe('training runs', () => {
     expect(String(top.values[6]![0])).toMatch(/\(\d/);
   });
 
+  it('evaluates on another dataset, with lead times to a failure column, and stores every scored row', async () => {
+    // The evaluation dataset: the sample's rows with a per-device failure time and a few NULL devices and trips.
+    await wb.workspace.run(`CREATE OR REPLACE TABLE eval_src AS SELECT * REPLACE (CASE WHEN rowid % 97 = 0 THEN NULL ELSE device_id END AS device_id, CASE WHEN rowid % 89 = 0 THEN NULL ELSE trip_id END AS trip_id),
+      max("timestamp") OVER (PARTITION BY device_id) AS failure_at FROM fleet`);
+    const csv = tmp.file('eval.csv');
+    await wb.workspace.run(`COPY eval_src TO '${csv}' (HEADER)`);
+    await wb.api['datasets.import']({ dataset: 'fleet_eval', files: [csv] });
+    const run = await train({ dataset: 'fleet', detector: 'robust-z', seed: 5, experiment: 'unit', evalDataset: 'fleet_eval', leadTime: { sustain: 2, failureColumn: 'failure_at' }, filter: "model_id IS NOT NULL" });
+    expect(run.error ?? run.status).toBe('finished');
+    const [{ n, nulls }] = (await wb.workspace.query(`SELECT count(*) AS n, count(*) FILTER (WHERE device_id IS NULL) AS nulls FROM fleet_eval WHERE model_id IS NOT NULL`)) as [{ n: number; nulls: number }];
+    expect(run.metrics.test_rows).toBe(Number(n));
+    const stored = (await wb.workspace.query(`SELECT count(*) AS n, count(*) FILTER (WHERE device = '') AS blank, count(DISTINCT rid) AS ids FROM fleetlens."scores__${run.id}"`))[0]!;
+    expect(Number(stored.n)).toBe(Number(n));
+    expect(Number(stored.ids)).toBe(Number(n));
+    expect(Number(stored.blank)).toBe(Number(nulls));
+    const evaln = (await wb.api['runs.artifact']({ runId: run.id, name: 'evaluation' })) as { leadTime: { unit: string; perDevice: { device: string; end: number }[] } };
+    expect(evaln.leadTime.unit).toBe('minutes');
+    // Lead times end at the failure column: for a device, its failure time (epoch ms), not its last scored row.
+    const dev = evaln.leadTime.perDevice.find((d) => d.device !== '')!;
+    const [{ f }] = (await wb.workspace.query(`SELECT epoch_ms(max(failure_at)::TIMESTAMP)::DOUBLE AS f FROM fleet_eval WHERE device_id = '${dev.device}'`)) as [{ f: number }];
+    expect(dev.end).toBe(Number(f));
+  });
+
   it('reproduces a run exactly from its recorded request and seed', async () => {
     const a = await train({ dataset: 'fleet', detector: 'isolation-forest', seed: 5, experiment: 'unit' });
     const req = (await wb.api['runs.artifact']({ runId: a.id, name: 'request' })) as Parameters<Workbench['api']['models.train']>[0];
