@@ -287,8 +287,25 @@ SELECT ${outer.join(', ')} FROM win ${where} ORDER BY ${[...gcols, '__t', '__rid
   return { sql, layout: { sql: sqlPos, ewmSensors, cats: catPos, extras: extraPos, keep: keepPos, first: firstPos, flags: flagPos, numbers: numPos } };
 }
 
+const ALL_VALID = 0xffffffffffffffffn;
 function readDoubles(chunk: DuckDBDataChunk, col: number, n: number): Float64Array {
   const v = chunk.getColumnVector(col);
+  // A DOUBLE vector without NULLs (the feature queries turn NULL into NaN) is copied in one go; its
+  // typed view is not in the package's public typings, so it is checked before use.
+  const raw = v as unknown as { items?: unknown; validity?: { data?: unknown } };
+  const mask = raw.validity?.data;
+  if (raw.items instanceof Float64Array && raw.items.length >= n && (mask === null || mask instanceof BigUint64Array)) {
+    const out = raw.items.slice(0, n);
+    if (mask) {
+      // Validity: one bit per row, 1 = valid; words of all ones (the usual case) are skipped.
+      for (let w = 0; w * 64 < n; w++) {
+        const word = mask[w]!;
+        if (word === ALL_VALID) continue;
+        for (let b = 0; b < 64 && w * 64 + b < n; b++) if (((word >> BigInt(b)) & 1n) === 0n) out[w * 64 + b] = NaN;
+      }
+    }
+    return out;
+  }
   const out = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     const x = v.getItem(i);
