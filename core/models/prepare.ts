@@ -426,7 +426,13 @@ async function appendColumns(ws: Workspace, schema: string, table: string, colum
       const chunk = DuckDBDataChunk.create(types, m);
       columns.forEach((c, j) => {
         const v = chunk.getColumnVector(j) as DuckDBIntegerVector | DuckDBDoubleVector;
-        for (let i = 0; i < m; i++) v.setItem(i, c[at + i]!);
+        // The vector's typed view (not in the public typings) takes the block in one copy.
+        const items = (v as unknown as { items?: unknown }).items;
+        if (items instanceof (c instanceof Int32Array ? Int32Array : Float64Array) && (items as Int32Array | Float64Array).length >= m) {
+          (items as Int32Array | Float64Array).set(c.subarray(at, at + m));
+        } else {
+          for (let i = 0; i < m; i++) v.setItem(i, c[at + i]!);
+        }
         v.flush();
       });
       app.appendDataChunk(chunk);
@@ -476,11 +482,13 @@ async function writeMeta(ws: Workspace, table: string, t: TestRows): Promise<voi
 export async function writeScores(ws: Workspace, data: PreparedData, table: string, scores: Float64Array, threshold: number): Promise<void> {
   const staging = `scorestage__${randomUUID().replace(/-/g, '').slice(0, 16)}`;
   try {
-    await ws.run(`CREATE TABLE fleetlens.${ident(staging)} (pos INTEGER, score DOUBLE)`);
-    await appendColumns(ws, 'fleetlens', staging, [Int32Array.from({ length: scores.length }, (_, i) => i), scores], scores.length);
+    await ws.run(`CREATE TABLE fleetlens.${ident(staging)} (score DOUBLE)`);
+    await appendColumns(ws, 'fleetlens', staging, [scores], scores.length);
+    // Both tables hold the test rows in the same order (the meta table was written ordered by pos,
+    // the scores appended in order), so rows pair up by position: no join, no sort.
     await ws.run(`CREATE OR REPLACE TABLE ${table} AS
       SELECT m.rid, m.device, m.trip, m.t, m.label, s.score, s.score >= ${String(threshold)}::DOUBLE AS alarm
-      FROM ${data.metaTable} m JOIN fleetlens.${ident(staging)} s USING (pos) ORDER BY m.pos`);
+      FROM ${data.metaTable} m POSITIONAL JOIN fleetlens.${ident(staging)} s`);
   } finally {
     await ws.run(`DROP TABLE IF EXISTS fleetlens.${ident(staging)}`).catch(() => undefined);
   }

@@ -72,12 +72,39 @@ describe('training runs', () => {
     expect(Number(stored.n)).toBe(Number(n));
     expect(Number(stored.ids)).toBe(Number(n));
     expect(Number(stored.blank)).toBe(Number(nulls));
+    // Every stored row belongs to its rowid: device, label and (for the top anomalies) score line up.
+    const [{ wrong }] = (await wb.workspace.query(`SELECT count(*) AS wrong FROM fleetlens."scores__${run.id}" s JOIN fleet_eval d ON d.rowid = s.rid
+      WHERE coalesce(d.device_id, '') <> s.device OR (d.defect::DOUBLE IS DISTINCT FROM s.label)`)) as [{ wrong: number }];
+    expect(Number(wrong)).toBe(0);
+    const top = (await wb.api['runs.artifact']({ runId: run.id, name: 'top_anomalies' })) as { rid: number; score: number }[];
+    for (const t of top.slice(0, 20)) {
+      const [{ score }] = (await wb.workspace.query(`SELECT score FROM fleetlens."scores__${run.id}" WHERE rid = ${t.rid}`)) as [{ score: number }];
+      expect(score).toBe(t.score);
+    }
     const evaln = (await wb.api['runs.artifact']({ runId: run.id, name: 'evaluation' })) as { leadTime: { unit: string; perDevice: { device: string; end: number }[] } };
     expect(evaln.leadTime.unit).toBe('minutes');
     // Lead times end at the failure column: for a device, its failure time (epoch ms), not its last scored row.
     const dev = evaln.leadTime.perDevice.find((d) => d.device !== '')!;
     const [{ f }] = (await wb.workspace.query(`SELECT epoch_ms(max(failure_at)::TIMESTAMP)::DOUBLE AS f FROM fleet_eval WHERE device_id = '${dev.device}'`)) as [{ f: number }];
     expect(dev.end).toBe(Number(f));
+  });
+
+  it('keeps every stored score on its own row across many row groups', async () => {
+    const file = tmp.file('big.parquet');
+    await wb.workspace.run(`COPY (SELECT 'd' || (i % 50) AS device_id, TIMESTAMP '2024-01-01' + INTERVAL (i // 50) MINUTE AS ts, sin(i / 7.0) + (i % 13) / 10.0 AS x, cos(i / 5.0) AS y, (i % 1000 = 0)::INT AS defect FROM range(600000) t(i)) TO '${file}' (FORMAT parquet)`);
+    await wb.api['datasets.import']({ dataset: 'big', files: [file] });
+    const run = await train({ dataset: 'big', detector: 'robust-z', seed: 1, experiment: 'unit', maxTrainRows: 5000 });
+    expect(run.error ?? run.status).toBe('finished');
+    expect(run.metrics.test_rows).toBeGreaterThan(122_880);
+    // Identities line up with their rowids, and the highest stored scores are the top anomalies the
+    // worker ranked from its own arrays (scores and identities are paired by position).
+    const [{ wrong, n }] = (await wb.workspace.query(`SELECT count(*) FILTER (WHERE d.device_id <> s.device OR d.defect::DOUBLE <> s.label OR epoch_ms(d.ts)::DOUBLE <> s.t) AS wrong, count(*) AS n
+      FROM fleetlens."scores__${run.id}" s JOIN big d ON d.rowid = s.rid`)) as [{ wrong: number; n: number }];
+    expect(Number(n)).toBe(run.metrics.test_rows);
+    expect(Number(wrong)).toBe(0);
+    const top = (await wb.api['runs.artifact']({ runId: run.id, name: 'top_anomalies' })) as { rid: number; score: number }[];
+    const stored = await wb.workspace.query(`SELECT rid, score FROM fleetlens."scores__${run.id}" ORDER BY score DESC, rid LIMIT 50`);
+    expect(stored.map((r) => Number(r.score))).toEqual(top.slice(0, 50).map((t) => t.score));
   });
 
   it('reproduces a run exactly from its recorded request and seed', async () => {
