@@ -120,4 +120,6 @@ export interface ExperimentsApi {
 export interface ExperimentsEvents {
   /** A run was created, progressed, finished, failed or was cancelled. */
   'runs.updated': RunInfo;
+  /** Runs (with their children) were deleted. */
+  'runs.deleted': { runIds: string[] };
 }

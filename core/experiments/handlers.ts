@@ -80,7 +80,11 @@ export function experimentsHandlers(deps: { workspace: Workspace; store: Experim
       events.emit('runs.updated', run);
       return run;
     },
-    'runs.delete': async (req) => ({ deleted: await store.deleteRuns((req.runIds ?? []).map(String)) }),
+    'runs.delete': async (req) => {
+      const runIds = await store.deleteRuns((req.runIds ?? []).map(String));
+      if (runIds.length) events.emit('runs.deleted', { runIds });
+      return { deleted: runIds.length };
+    },
     'registry.register': (req) => registry.register(String(req.runId), String(req.name), req.description ?? ''),
     'registry.list': () => registry.list(),
     'registry.setAlias': (req) => registry.setAlias(String(req.name), String(req.alias), Number(req.version)),

@@ -174,17 +174,18 @@ export class ExperimentStore {
     return this.getRun(id);
   }
 
-  async deleteRuns(ids: string[]): Promise<number> {
+  /** Delete runs with their children, artifacts and scores; returns the ids of the runs that existed, children first. */
+  async deleteRuns(ids: string[]): Promise<string[]> {
     await this.init();
-    let deleted = 0;
+    const deleted: string[] = [];
     for (const id of ids) {
       const children = (await this.ws.query(`SELECT id FROM fleetlens.runs WHERE parent_id = $id`, { id })).map((r) => String(r.id));
-      if (children.length) deleted += await this.deleteRuns(children);
+      if (children.length) deleted.push(...(await this.deleteRuns(children)));
       await this.ws.run(`DROP TABLE IF EXISTS fleetlens.${ident(scoresTable(id))}`);
       await this.ws.run(`DELETE FROM fleetlens.artifacts WHERE run_id = $id`, { id });
       const before = (await this.ws.query(`SELECT count(*) n FROM fleetlens.runs WHERE id = $id`, { id }))[0]!.n;
       await this.ws.run(`DELETE FROM fleetlens.runs WHERE id = $id`, { id });
-      deleted += Number(before);
+      if (Number(before) > 0) deleted.push(id);
     }
     return deleted;
   }

@@ -91,5 +91,24 @@ export function describeContract(name: string, make: (workspace: string) => Prom
       const list = await h.client.call('datasets.list', {});
       expect(list.map((d) => d.name)).not.toContain('rj');
     });
+
+    it('trains a run with runs.updated events and deletes it with a runs.deleted event', async () => {
+      const updates: string[] = [];
+      const deleted: string[][] = [];
+      const off = h.client.on('runs.updated', (r) => updates.push(r.status));
+      const off2 = h.client.on('runs.deleted', (e) => deleted.push(e.runIds));
+      const { runId } = await h.client.call('models.train', { dataset: 'fleet', detector: 'robust-z', experiment: 'contract', seed: 1, label: null, threshold: { kind: 'contamination', value: 0.05 } });
+      await h.client.call('models.wait', { runId });
+      const run = await h.client.call('runs.get', { runId });
+      expect(run.error ?? run.status).toBe('finished');
+      const res = await h.client.call('runs.delete', { runIds: [runId, 'no-such-run'] });
+      await h.settle?.();
+      off();
+      off2();
+      expect(updates).toContain('finished');
+      expect(res.deleted).toBe(1);
+      expect(deleted).toEqual([[runId]]);
+      expect((await h.client.call('runs.list', { experiment: 'contract' })).map((r) => r.id)).not.toContain(runId);
+    });
   });
 }

@@ -257,14 +257,14 @@ export function ExperimentsPage({ rest }: { rest: string[] }) {
   const runsRef = useRef(runs);
   runsRef.current = runs;
   const refilterTimer = useRef(0);
-  useRunEvents((batch) => {
+  useRunEvents((batch, deleted) => {
     const mine = batch.filter((r) => r.experiment === experiment);
     const other = batch.some((r) => r.experiment !== experiment);
     const known = runsRef.current;
     const unknown = known !== null && mine.some((r) => !known.has(r.id));
-    setRuns((m) => (m ? mergeRuns(m, mine, () => true) : m));
+    setRuns((m) => (m ? mergeRuns(m, mine, () => true, deleted) : m));
     // New runs or experiments change the sidebar counts; re-filter so new runs are judged by the query.
-    if (unknown || other || mine.some((r) => r.status !== 'running')) {
+    if (unknown || other || deleted.size > 0 || mine.some((r) => r.status !== 'running')) {
       window.clearTimeout(refilterTimer.current);
       refilterTimer.current = window.setTimeout(() => {
         loadExperiments();

@@ -60,7 +60,7 @@ function RecentRuns({ highlight }: { highlight: Set<string> }) {
     );
   }, []);
   useEffect(load, [load]);
-  useRunEvents((batch) => setRuns((m) => (m ? mergeRuns(m, batch, (r) => r.parentId === null) : m)));
+  useRunEvents((batch, deleted) => setRuns((m) => (m ? mergeRuns(m, batch, (r) => r.parentId === null, deleted) : m)));
 
   const list = useMemo(() => [...(runs?.values() ?? [])].sort((a, b) => b.startedAt.localeCompare(a.startedAt)).slice(0, RECENT), [runs]);
 

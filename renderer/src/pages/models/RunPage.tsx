@@ -359,7 +359,7 @@ function Children({ run }: { run: RunInfo }) {
   useEffect(() => {
     call('runs.list', { experiment: run.experiment }).then((list) => setKids(new Map(list.filter((r) => r.parentId === run.id).map((r) => [r.id, r]))), setError);
   }, [run.id, run.experiment]);
-  useRunEvents((batch) => setKids((m) => (m ? mergeRuns(m, batch, (r) => r.parentId === run.id) : m)));
+  useRunEvents((batch, deleted) => setKids((m) => (m ? mergeRuns(m, batch, (r) => r.parentId === run.id, deleted) : m)));
   const list = [...(kids?.values() ?? [])].sort((a, b) => a.startedAt.localeCompare(b.startedAt));
   const metrics = ['roc_auc', 'pr_auc', 'f1', 'alert_rate'];
   return (

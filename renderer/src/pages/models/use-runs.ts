@@ -8,38 +8,54 @@ import { useCallback, useEffect, useRef, useState } from 'react';
 import type { RunInfo } from '../../../../core/experiments/api.ts';
 import { call, on } from '../../api/client.ts';
 
-/** Subscribe to runs.updated, delivering the latest state per run once per frame. */
-export function useRunEvents(onBatch: (runs: RunInfo[]) => void): void {
+/** Subscribe to runs.updated and runs.deleted, delivering the latest state per run (and the deleted ids) once per frame. */
+export function useRunEvents(onBatch: (runs: RunInfo[], deleted: Set<string>) => void): void {
   const cb = useRef(onBatch);
   cb.current = onBatch;
   useEffect(() => {
     let pending = new Map<string, RunInfo>();
+    let gone = new Set<string>();
     let frame = 0;
     const flush = (): void => {
       frame = 0;
-      const batch = [...pending.values()];
+      const batch = [...pending.values()].filter((r) => !gone.has(r.id));
+      const deleted = gone;
       pending = new Map();
-      if (batch.length) cb.current(batch);
+      gone = new Set();
+      if (batch.length || deleted.size) cb.current(batch, deleted);
     };
-    const off = on('runs.updated', (run) => {
-      pending.set(run.id, run);
-      // requestAnimationFrame does not fire in background tabs; a timeout keeps state current there.
+    // requestAnimationFrame does not fire in background tabs; a timeout keeps state current there.
+    const schedule = (): void => {
       frame ||= window.setTimeout(flush, 50);
+    };
+    const offUpdated = on('runs.updated', (run) => {
+      pending.set(run.id, run);
+      schedule();
+    });
+    const offDeleted = on('runs.deleted', ({ runIds }) => {
+      for (const id of runIds) gone.add(id);
+      schedule();
     });
     return () => {
-      off();
+      offUpdated();
+      offDeleted();
       if (frame) window.clearTimeout(frame);
     };
   }, []);
 }
 
-/** Apply a batch of updates to a map of runs, keeping untouched entries as they are. */
-export function mergeRuns(map: Map<string, RunInfo>, batch: RunInfo[], accept: (r: RunInfo) => boolean): Map<string, RunInfo> {
+/** Apply a batch of updates (and deletions) to a map of runs, keeping untouched entries as they are. */
+export function mergeRuns(map: Map<string, RunInfo>, batch: RunInfo[], accept: (r: RunInfo) => boolean, deleted: Set<string> = new Set()): Map<string, RunInfo> {
   let next: Map<string, RunInfo> | null = null;
   for (const r of batch) {
     if (!map.has(r.id) && !accept(r)) continue;
     next ??= new Map(map);
     next.set(r.id, r);
+  }
+  for (const id of deleted) {
+    if (!map.has(id)) continue;
+    next ??= new Map(map);
+    next.delete(id);
   }
   return next ?? map;
 }
