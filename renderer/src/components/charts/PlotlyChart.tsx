@@ -15,13 +15,19 @@ export type PlotlyModule = typeof import('plotly.js-dist-min').default;
 
 let loading: Promise<PlotlyModule> | null = null;
 
-/** The Plotly module, imported once (a separate chunk). */
+/** The Plotly module, imported once (a separate chunk); a failed import is retried by the next caller. */
 export function loadPlotly(): Promise<PlotlyModule> {
-  loading ??= import('plotly.js-dist-min').then((m) => {
-    // The bundle is UMD: depending on the bundler's CJS interop the API is the default export or the namespace itself.
-    const mod = m as unknown as { default?: PlotlyModule } & PlotlyModule;
-    return mod.default ?? mod;
-  });
+  loading ??= import('plotly.js-dist-min').then(
+    (m) => {
+      // The bundle is UMD: depending on the bundler's CJS interop the API is the default export or the namespace itself.
+      const mod = m as unknown as { default?: PlotlyModule } & PlotlyModule;
+      return mod.default ?? mod;
+    },
+    (err: unknown) => {
+      loading = null;
+      throw err;
+    },
+  );
   return loading;
 }
 
