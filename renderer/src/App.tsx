@@ -65,6 +65,8 @@ export function TokenMessage({ stale = false }: { stale?: boolean }) {
 
 export function App({ connection }: { connection: Connection }) {
   const route = useRoute();
+  // A run page (#/runs/<id>) belongs with the experiments it is listed in.
+  const active: PageId = runIdFromHash(window.location.hash) !== null ? 'experiments' : route.page;
   const [info, setInfo] = useState<AppInfo | null>(null);
   const [infoError, setInfoError] = useState<unknown>(null);
   const [tokenState, setTokenState] = useState<'ok' | 'missing' | 'stale'>(connection.kind === 'no-token' ? 'missing' : 'ok');
@@ -114,7 +116,7 @@ export function App({ connection }: { connection: Connection }) {
         </header>
         <nav className="sidenav" aria-label="Pages">
           {PAGES.map((p) => (
-            <a key={p} href={routeHash(p)} className={`nav-item${route.page === p ? ' active' : ''}`} aria-current={route.page === p ? 'page' : undefined} data-testid={`nav-${p}`}>
+            <a key={p} href={routeHash(p)} className={`nav-item${active === p ? ' active' : ''}`} aria-current={active === p ? 'page' : undefined} data-testid={`nav-${p}`}>
               <svg viewBox="0 0 16 16" width="16" height="16" fill="none" stroke="currentColor" strokeWidth="1.3" strokeLinecap="round" strokeLinejoin="round" aria-hidden="true">
                 {ICONS[p]}
               </svg>

@@ -126,6 +126,9 @@ describe.skipIf(!HAVE_CHROMIUM)('Models and Experiments pages', () => {
       const detector = String(run.params.detector);
       await page.locator(`[data-testid="recent-run"][data-run-id="${run.id}"] [data-testid="recent-run-link"]`).click();
       await page.getByTestId('run-page').waitFor();
+      // A run page sits under Experiments in the navigation.
+      expect(await page.getByTestId('nav-experiments').getAttribute('aria-current')).toBe('page');
+      expect(await page.getByTestId('nav-data').getAttribute('aria-current')).toBeNull();
       await expect.poll(() => page.getByTestId('run-status').textContent()).toBe('finished');
       expect(Number(await page.getByTestId('metric-roc_auc').locator('.metric-tile-value').textContent())).toBeGreaterThan(0.5);
       await plotted(page, 'roc-chart');
