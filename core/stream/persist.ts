@@ -11,13 +11,28 @@
  * before COMMIT stores neither, so the restarted processor redoes the batch; after
  * COMMIT both are there, so it skips it.
  */
-import { DuckDBTimestampValue, type DuckDBAppender, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
+import {
+  DuckDBBigIntType,
+  DuckDBBooleanType,
+  DuckDBDataChunk,
+  DuckDBDoubleType,
+  DuckDBIntegerType,
+  DuckDBTimestampType,
+  DuckDBTimestampValue,
+  DuckDBVarCharType,
+  type DuckDBAppender,
+  type DuckDBConnection,
+  type DuckDBType,
+  type DuckDBValue,
+  type DuckDBVector,
+} from '@duckdb/node-api';
 import { WorkbenchError } from '../api/errors.ts';
 import { validateDatasetName } from '../data/catalog.ts';
 import { ident, lit, type Workspace } from '../workspace/workspace.ts';
 import { CHECKPOINT_TABLE, Serial, ensureCheckpointTables } from './checkpoint-store.ts';
 import type { DeadLetterReason, SensorContribution } from './api.ts';
 import type { ScorerColumns } from './scorer.ts';
+import { ALARM, ANOMALY, NO_SCORE, type ScoredColumns } from './score-batch.ts';
 
 export const STATE_TABLE = 'fleetlens.stream_state';
 export const SUBSCRIPTIONS_TABLE = 'fleetlens.stream_subscriptions';
@@ -132,20 +147,6 @@ export interface EventOrigin {
   enqueuedMs: number;
 }
 
-export interface ScoredRow extends EventOrigin {
-  item: number;
-  eventId: string | null;
-  device: string;
-  time: number;
-  values: Record<string, number | string | boolean | null | undefined>;
-  score: number | null;
-  threshold: number;
-  anomaly: boolean;
-  alarm: boolean;
-  /** An alarm was raised at this event. */
-  raised: boolean;
-}
-
 export interface DeadRow extends EventOrigin {
   item: number | null;
   eventId: string | null;
@@ -174,7 +175,8 @@ export interface PartitionWork {
   /** Last event covered by this work. */
   lastSequenceNumber: number;
   lastOffset: string;
-  scored: ScoredRow[];
+  /** Scored rows, as columns (see score-batch.ts). */
+  scored: ScoredColumns;
   dead: DeadRow[];
   alarms: AlarmRow[];
   /** State entries to save; when present, reading may resume after lastSequenceNumber. */
@@ -222,6 +224,8 @@ export class Writer {
   private appenders: { scored: DuckDBAppender; dead: DuckDBAppender; alarms: DuckDBAppender; state: DuckDBAppender } | null = null;
   private readonly serial = new Serial();
   private lastCommitAt = 0;
+  /** Reused for every chunk of scored rows. */
+  private chunk: DuckDBDataChunk | null = null;
 
   private constructor(
     private readonly con: DuckDBConnection,
@@ -300,7 +304,7 @@ export class Writer {
         // Each commit costs a few ms of CPU whatever its size: at low rates, gather a little
         // longer rather than commit every partition's trickle on its own.
         const wait = this.lastCommitAt + this.minIntervalMs - Date.now();
-        const rows = this.queue.reduce((n, p) => n + p.work.scored.length + p.work.dead.length, 0);
+        const rows = this.queue.reduce((n, p) => n + p.work.scored.n + p.work.dead.length, 0);
         if (wait > 0 && rows < EAGER_ROWS) await new Promise((r) => setTimeout(r, wait));
         // Let partitions whose batches are being scored right now join this transaction.
         else await new Promise((r) => setImmediate(r));
@@ -340,6 +344,79 @@ export class Writer {
       };
     }
     return this.appenders;
+  }
+
+  /**
+   * Append scored rows through data chunks: column by column into vectors, one native call per
+   * chunk of up to 2048 rows (plus one per text value), instead of one per value. Returns the
+   * rows appended.
+   */
+  private appendScored(a: DuckDBAppender, partitionId: string, c: ScoredColumns, storedAt: DuckDBTimestampValue): number {
+    const total = c.n;
+    if (total === 0) return 0;
+    const l = this.layout;
+    this.chunk ??= DuckDBDataChunk.create(scoredTypes(l));
+    const chunk = this.chunk;
+    const size = CHUNK_ROWS;
+    for (let from = 0; from < total; from += size) {
+      const n = Math.min(size, total - from);
+      const to = from + n;
+      chunk.reset();
+      chunk.rowCount = n;
+      let col = 0;
+      const next = (): DuckDBVector => chunk.getColumnVector(col++);
+      let v = next();
+      for (let i = 0; i < n; i++) v.setItem(i, partitionId);
+      v.flush();
+      v = next();
+      for (let i = from; i < to; i++) v.setItem(i - from, BigInt(c.seq[i]!));
+      v.flush();
+      v = next();
+      for (let i = from; i < to; i++) v.setItem(i - from, c.item[i]!);
+      v.flush();
+      v = next();
+      for (let i = from; i < to; i++) v.setItem(i - from, ts(c.enqueuedMs[i]!));
+      v.flush();
+      v = next();
+      for (let i = from; i < to; i++) v.setItem(i - from, c.eventId[i] ?? null);
+      v.flush();
+      v = next();
+      for (let i = from; i < to; i++) v.setItem(i - from, c.device[i]!);
+      v.flush();
+      for (let k = 0; k < l.valueColumns.length; k++) {
+        v = next();
+        const num = c.num[k];
+        const text = c.text[k];
+        if (l.valueColumns[k] === l.timeColumn) {
+          if (l.temporal) for (let i = from; i < to; i++) v.setItem(i - from, ts(c.time[i]!));
+          else for (let i = from; i < to; i++) v.setItem(i - from, c.time[i]!);
+        } else if (num) {
+          for (let i = from; i < to; i++) {
+            const x = num[i]!;
+            v.setItem(i - from, Number.isNaN(x) ? null : x);
+          }
+        } else if (text) {
+          for (let i = from; i < to; i++) v.setItem(i - from, text[i] ?? null);
+        } else {
+          for (let i = 0; i < n; i++) v.setItem(i, null);
+        }
+        v.flush();
+      }
+      v = next();
+      for (let i = from; i < to; i++) v.setItem(i - from, c.flags[i]! & NO_SCORE ? null : c.score[i]!);
+      v.flush();
+      v = next();
+      for (let i = from; i < to; i++) v.setItem(i - from, (c.flags[i]! & ANOMALY) !== 0);
+      v.flush();
+      v = next();
+      for (let i = from; i < to; i++) v.setItem(i - from, (c.flags[i]! & ALARM) !== 0);
+      v.flush();
+      v = next();
+      for (let i = 0; i < n; i++) v.setItem(i, storedAt);
+      v.flush();
+      a.appendDataChunk(chunk);
+    }
+    return total;
   }
 
   private dropAppenders(): void {
@@ -412,31 +489,6 @@ export class Writer {
       const l = this.layout;
       const storedAt = ts(now);
       for (const w of ok) {
-        for (const r of w.scored) {
-          const a = app.scored;
-          appendEventKey(a, r);
-          a.appendVarchar(r.device);
-          for (const c of l.valueColumns) {
-            if (c === l.timeColumn) {
-              if (l.temporal) a.appendTimestamp(ts(r.time));
-              else a.appendDouble(r.time);
-            } else if (l.sensorSet.has(c)) {
-              const v = r.values[c];
-              if (typeof v === 'number' && !Number.isNaN(v)) a.appendDouble(v);
-              else a.appendNull();
-            } else {
-              const v = r.values[c];
-              if (v === null || v === undefined) a.appendNull();
-              else a.appendVarchar(String(v));
-            }
-          }
-          if (r.score === null) a.appendNull();
-          else a.appendDouble(r.score);
-          a.appendBoolean(r.anomaly);
-          a.appendBoolean(r.alarm);
-          a.appendTimestamp(storedAt);
-          a.endRow();
-        }
         for (const r of w.dead) {
           const a = app.dead;
           appendEventKey(a, r);
@@ -460,6 +512,8 @@ export class Writer {
           a.endRow();
         }
       }
+      let scored = 0;
+      for (const w of ok) scored += this.appendScored(app.scored, w.partitionId, w.scored, storedAt);
       let states = 0;
       for (const w of ok) {
         for (const x of w.snapshot ?? []) {
@@ -475,7 +529,7 @@ export class Writer {
         }
       }
       // A flush blocks the event loop for a few ms even when empty: flush only what has rows.
-      if (ok.some((w) => w.scored.length)) app.scored.flushSync();
+      if (scored) app.scored.flushSync();
       if (ok.some((w) => w.dead.length)) app.dead.flushSync();
       if (ok.some((w) => w.alarms.length)) app.alarms.flushSync();
       if (states) app.state.flushSync();
@@ -526,6 +580,29 @@ export class Writer {
       throw err;
     }
   }
+}
+
+/** Rows per data chunk: DuckDB's vector size. */
+const CHUNK_ROWS = 2048;
+
+/** Column types of the scored table, in order (see scoredDdl). */
+function scoredTypes(l: TableLayout): DuckDBType[] {
+  const values = l.valueColumns.map((c) =>
+    c === l.timeColumn ? (l.temporal ? DuckDBTimestampType.instance : DuckDBDoubleType.instance) : l.sensorSet.has(c) ? DuckDBDoubleType.instance : DuckDBVarCharType.instance,
+  );
+  return [
+    DuckDBVarCharType.instance,
+    DuckDBBigIntType.instance,
+    DuckDBIntegerType.instance,
+    DuckDBTimestampType.instance,
+    DuckDBVarCharType.instance,
+    DuckDBVarCharType.instance,
+    ...values,
+    DuckDBDoubleType.instance,
+    DuckDBBooleanType.instance,
+    DuckDBBooleanType.instance,
+    DuckDBTimestampType.instance,
+  ];
 }
 
 /** Default shortest time between commit starts, ms: bounds commits to ~33/s at low rates. */

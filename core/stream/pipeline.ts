@@ -35,8 +35,10 @@ import type { AlarmRule, DeviceSeries, PartitionStatus, StartPosition, StreamAle
 import { WorkspaceCheckpointStore } from './checkpoint-store.ts';
 import { TUNED_RETRY, hubError, hubTarget, probeHub, scrub, type HubTarget } from './eventhub.ts';
 import { LatencyHistogram, LiveWindow } from './metrics.ts';
-import { Writer, prepareTables, tableLayout, tableTotals, type AlarmRow, type GroupKey, type PartitionWork, type TableLayout } from './persist.ts';
-import { ID_FIELD, createScorer, decodeBody, enginesOf, type LiveModel, type Scorer, type ScorerOptions } from './scorer.ts';
+import { Writer, prepareTables, tableLayout, tableTotals, type GroupKey, type PartitionWork, type TableLayout } from './persist.ts';
+import { ID_FIELD, createScorer, enginesOf, type LiveModel, type ScorerOptions } from './scorer.ts';
+import { ANOMALY, RAISED, packBatch, type BatchResult, type ScoredColumns } from './score-batch.ts';
+import { InlineScoring, WorkerScoring, type ScoringEngine } from './scoring.ts';
 import type { PerGroupModel } from '../experiments/orchestrate.ts';
 
 /** A run's model with what live scoring needs to know about its training data. */
@@ -155,6 +157,8 @@ export interface PipelineOptions {
   onStats?: (s: StreamStatus) => void;
   /** Called per raised alarm, at most 50 per second. */
   onAlert?: (a: StreamAlert) => void;
+  /** Score in a worker thread (default) or on the engine's event loop. */
+  scoreInWorker?: boolean;
   /** Called per stored scored event with its end-to-end latency, ms (benchmarks). */
   onScored?: (latencyMs: number) => void;
   /** Operational messages (never contain the connection string). */
@@ -199,15 +203,13 @@ class DeviceRing {
     this.values = Array.from({ length: sensors }, () => new Float64Array(RING_POINTS));
   }
 
-  push(time: number, score: number, flags: number, values: Record<string, unknown>, sensors: string[]): void {
+  /** Row `row` of scored columns; `sensorCols` holds the value-column index of each sensor. */
+  push(c: ScoredColumns, row: number, flags: number, sensorCols: number[]): void {
     const i = this.head;
-    this.time[i] = time;
-    this.score[i] = score;
+    this.time[i] = c.time[row]!;
+    this.score[i] = c.score[row]!;
     this.flags[i] = flags;
-    for (let s = 0; s < sensors.length; s++) {
-      const v = values[sensors[s]!];
-      this.values[s]![i] = typeof v === 'number' ? v : NaN;
-    }
+    for (let s = 0; s < sensorCols.length; s++) this.values[s]![i] = c.num[sensorCols[s]!]?.[row] ?? NaN;
     this.head = (i + 1) % RING_POINTS;
     if (this.n < RING_POINTS) this.n++;
   }
@@ -220,7 +222,10 @@ class DeviceRing {
 
 interface Runner {
   partitionId: string;
-  scorer: Scorer;
+  /** Key of this partition's scorer in the scoring engine. */
+  scorerKey: string;
+  /** The scorer holds state changes not saved yet. */
+  dirty: boolean;
   /** Stored position when the partition was taken: events up to it are replayed, not stored. */
   replayUpTo: number;
   /** Last event whose results are committed (−1: none). */
@@ -235,10 +240,12 @@ interface Runner {
   lastSnapshotAt: number;
   lastEnqueued: number | null;
   lost: boolean;
-  /** Commits in flight, oldest first. */
+  /** Last event handed to the scorer (its batch may still be in flight). */
+  queuedSeq: number;
+  /** Batches in flight (being scored or committed), oldest first. They never reject. */
   pending: Promise<void>[];
-  /** The batch being prepared (state loading), if any. */
-  preparing: Promise<void> | null;
+  /** Settles when the latest batch in flight has submitted its work: works are submitted in order. */
+  submitted: Promise<void>;
   /** When ownership was last confirmed in the store (ms). */
   ownerCheckedAt: number;
 }
@@ -251,11 +258,31 @@ interface Runner {
 const OWNER_CHECK_MS = 2000;
 
 /**
- * Batches of one partition whose commit may be in flight while the next is scored. Scoring and
- * committing overlap; the state snapshot of a batch is serialized when the batch is scored, so it
+ * Batches of one partition in flight (being scored, or waiting for their commit) while the SDK
+ * hands over the next one. Receiving, scoring and committing overlap; works are submitted in
+ * batch order, and the state snapshot of a batch is serialized when the batch is scored, so it
  * matches that batch's position whatever is scored after it.
  */
-const MAX_INFLIGHT = 3;
+const MAX_INFLIGHT = 4;
+
+/** How often the owned partitions' last enqueued sequence numbers are read, s. */
+const ENQUEUED_POLL_S = 2;
+
+/** No scored rows (a work that only saves state). */
+const EMPTY_SCORED: ScoredColumns = {
+  n: 0,
+  seq: new Float64Array(0),
+  enqueuedMs: new Float64Array(0),
+  item: new Int32Array(0),
+  eventId: [],
+  device: [],
+  time: new Float64Array(0),
+  score: new Float64Array(0),
+  threshold: new Float64Array(0),
+  flags: new Uint8Array(0),
+  num: [],
+  text: [],
+};
 
 /** A running subscription. Create with {@link StreamPipeline.start}. */
 export class StreamPipeline {
@@ -278,6 +305,8 @@ export class StreamPipeline {
   private store: WorkspaceCheckpointStore | null = null;
   private writer: Writer | null = null;
   private statsTimer: NodeJS.Timeout | null = null;
+  private statsTicks = 0;
+  private polling = false;
   private alertSecond = 0;
   private alertsThisSecond = 0;
   private stopping: Promise<void> | null = null;
@@ -286,6 +315,10 @@ export class StreamPipeline {
   private key!: GroupKey;
   private layout!: TableLayout;
   private sensorNames: string[] = [];
+  /** Value-column index of each sensor (for the charts' rings). */
+  private sensorCols: number[] = [];
+  private scoring: ScoringEngine | null = null;
+  private scorerSerial = 0;
   private ownerId = '';
   private defaultThreshold = NaN;
 
@@ -326,6 +359,7 @@ export class StreamPipeline {
     const probe = createScorer(opts.model.live, p.scorerOptions);
     p.layout = tableLayout(p.table, probe.columns, opts.model.temporal);
     p.sensorNames = probe.sensors;
+    p.sensorCols = probe.sensors.map((x) => probe.columns.all.indexOf(x));
     p.defaultThreshold = enginesOf(opts.model.live)[0]!.model.threshold;
     try {
       await p.connect(start, maxBatch);
@@ -377,6 +411,7 @@ export class StreamPipeline {
     this.baseTotals = await tableTotals(ws, this.layout);
     for (const p of existing) this.lastKnown.set(p.partitionId, { stored: p.storedSequenceNumber, enqueued: null });
     this.writer = await Writer.open(ws, this.key, this.layout, (err) => this.noteError(err, 'storing results failed, retrying'));
+    this.scoring = this.opts.scoreInWorker === false ? new InlineScoring(this.opts.model.live, this.scorerOptions) : new WorkerScoring(this.opts.model.live, this.scorerOptions);
     // Our own claims from a previous run of this process are stale: free them so we take them back now.
     await this.store.abandon(this.key.fullyQualifiedNamespace, this.key.eventHubName, this.key.consumerGroup, ownerId);
     this.subscription = client.subscribe(
@@ -391,12 +426,14 @@ export class StreamPipeline {
         maxBatchSize: maxBatch,
         maxWaitTimeInSeconds: 1,
         prefetchCount: maxBatch * 3,
-        trackLastEnqueuedEventProperties: true,
         skipParsingBodyAsJson: true,
       },
     );
     this.state = 'running';
-    this.statsTimer = setInterval(() => this.opts.onStats?.(this.status()), 1000);
+    this.statsTimer = setInterval(() => {
+      this.opts.onStats?.(this.status());
+      if (++this.statsTicks % ENQUEUED_POLL_S === 0) void this.pollEnqueued();
+    }, 1000);
     this.statsTimer.unref();
   }
 
@@ -414,15 +451,42 @@ export class StreamPipeline {
     }
   }
 
+  /**
+   * Read each owned partition's last enqueued sequence number (for the backlog figures). A
+   * management request per partition every few seconds costs far less than the SDK's per-event
+   * runtime metrics (trackLastEnqueuedEventProperties), which the hub would encode and the
+   * client decode on every event.
+   */
+  private async pollEnqueued(): Promise<void> {
+    const client = this.client;
+    if (this.polling || !client) return;
+    this.polling = true;
+    try {
+      for (const r of [...this.runners.values()]) {
+        try {
+          const props = await client.getPartitionProperties(r.partitionId, { abortSignal: AbortSignal.timeout(10_000) });
+          r.lastEnqueued = props.isEmpty ? null : props.lastEnqueuedSequenceNumber;
+          this.lastKnown.set(r.partitionId, { stored: r.storedSeq, enqueued: r.lastEnqueued });
+        } catch {
+          // The hub is unreachable: the receive loop reports that; the figures stay as they were.
+        }
+      }
+    } finally {
+      this.polling = false;
+    }
+  }
+
   private async initPartition(ctx: PartitionContext): Promise<void> {
     const id = ctx.partitionId;
     const pos = (await this.store!.positions(ctx.fullyQualifiedNamespace, ctx.eventHubName, ctx.consumerGroup)).find((p) => p.partitionId === id);
-    const scorer = createScorer(this.opts.model.live, this.scorerOptions);
+    const scorerKey = `${id}#${++this.scorerSerial}`;
+    await this.scoring!.open(scorerKey);
     const readSeq = pos?.sequenceNumber ?? -1;
-    if (this.scorerOptions.dedupeField && readSeq >= 0) scorer.seedSeen(await this.writer!.recentIds(id, readSeq, DEDUPE_WINDOW));
+    if (this.scorerOptions.dedupeField && readSeq >= 0) this.scoring!.seed(scorerKey, await this.writer!.recentIds(id, readSeq, DEDUPE_WINDOW));
     this.runners.set(id, {
       partitionId: id,
-      scorer,
+      scorerKey,
+      dirty: false,
       replayUpTo: pos?.storedSequenceNumber ?? -1,
       storedSeq: pos?.storedSequenceNumber ?? -1,
       submittedSeq: pos?.storedSequenceNumber ?? -1,
@@ -432,19 +496,19 @@ export class StreamPipeline {
       lastSnapshotAt: 0,
       lastEnqueued: null,
       lost: false,
+      queuedSeq: readSeq,
       pending: [],
-      preparing: null,
+      submitted: Promise.resolve(),
       ownerCheckedAt: Date.now(),
     });
     this.log(`partition ${id}: reading after sequence ${readSeq}, stored up to ${pos?.storedSequenceNumber ?? -1}`);
+    void this.pollEnqueued();
   }
 
   private async processEvents(events: ReceivedEventData[], ctx: PartitionContext): Promise<void> {
     const r = this.runners.get(ctx.partitionId);
     // Without a runner (initialization failed) nothing can be stored safely: stop the partition; it is claimed again later.
     if (!r) throw new WorkbenchError('INTERNAL', `partition ${ctx.partitionId} is not initialized`);
-    const last = ctx.lastEnqueuedEventProperties?.sequenceNumber;
-    if (typeof last === 'number') r.lastEnqueued = last;
     while (this.gate) await this.gate;
     if (this.state === 'stopping' || this.state === 'stopped') return;
     while (r.pending.length >= MAX_INFLIGHT) await r.pending[0];
@@ -453,177 +517,111 @@ export class StreamPipeline {
       const o = (await this.store.listOwnership(ctx.fullyQualifiedNamespace, ctx.eventHubName, ctx.consumerGroup)).find((x) => x.partitionId === r.partitionId);
       if (o && o.ownerId !== '' && o.ownerId !== this.ownerId) r.lost = true;
     }
-    if (r.lost) throw new WorkbenchError('INTERNAL', `partition ${r.partitionId} was taken over by another consumer`);
-    const job = this.runBatch(r, events);
-    r.preparing = job.catch(() => undefined);
-    try {
-      await job;
-    } finally {
-      r.preparing = null;
-    }
-  }
-
-  private snapshot(r: Runner): { key: string; value: string }[] {
-    const out: { key: string; value: string }[] = [];
-    for (const key of r.scorer.takeDirty()) {
-      const value = r.scorer.exportState(key);
-      if (value !== undefined) out.push({ key, value });
-    }
-    return out;
-  }
-
-  /** Score a batch and submit its work; the commit completes in the background (see MAX_INFLIGHT). */
-  private async runBatch(r: Runner, events: ReceivedEventData[]): Promise<void> {
+    if (r.lost) throw new WorkbenchError('INTERNAL', `partition ${r.partitionId} was taken over by another consumer or could not store a batch; it is read again from its stored position`);
     const now = Date.now();
-    const fresh = events.filter((e) => e.sequenceNumber > r.processedSeq);
+    let first = 0;
+    while (first < events.length && events[first]!.sequenceNumber <= r.queuedSeq) first++;
+    const fresh = first === 0 ? events : events.slice(first);
     if (fresh.length === 0) {
       // Idle: still save changed state now and then, so a restart replays little.
-      if (r.processedOffset !== null && r.scorer.dirtyCount() > 0 && now - r.lastSnapshotAt >= this.snapshotMs) {
+      if (r.processedOffset !== null && now - r.lastSnapshotAt >= this.snapshotMs) {
         await Promise.all(r.pending);
-        if (!r.lost) await this.saveState(r, now);
+        if (!r.lost && r.dirty) await this.saveState(r, now);
       }
       return;
     }
-    let live = 0;
-    for (const e of fresh) if (e.sequenceNumber > r.replayUpTo) live++;
-    this.window.addReceived(live, now);
-    this.counts.received += live;
-    const idField = this.scorerOptions.dedupeField ?? ID_FIELD;
-    const decoded = fresh.map((e) => decodeBody(e.body));
-    const missing = new Set<string>();
-    for (const d of decoded) {
-      if (!d.ok) continue;
-      for (const rec of d.records) for (const k of r.scorer.keysOf(rec)) if (!r.scorer.has(k)) missing.add(k);
-    }
-    if (missing.size) {
-      const loaded = await this.writer!.loadState(r.partitionId, [...missing]);
-      for (const [k, v] of loaded) {
-        try {
-          r.scorer.importState(k, v);
-        } catch (err) {
-          this.noteError(err, `partition ${r.partitionId}: saved state ${k} ignored`);
-        }
-      }
-    }
-    const lastEv = fresh[fresh.length - 1]!;
-    const work: PartitionWork = {
-      partitionId: r.partitionId,
-      expectedStored: r.submittedSeq,
-      lastSequenceNumber: lastEv.sequenceNumber,
-      lastOffset: lastEv.offset,
-      scored: [],
-      dead: [],
-      alarms: [],
-      snapshot: null,
-    };
-    let duplicates = 0;
-    const raised: StreamAlert[] = [];
-    const pid = r.partitionId;
-    for (let i = 0; i < fresh.length; i++) {
-      const ev = fresh[i]!;
-      const seq = ev.sequenceNumber;
-      const replay = seq <= r.replayUpTo;
-      const enqueuedMs = ev.enqueuedTimeUtc.getTime();
-      const d = decoded[i]!;
-      const pv: unknown = ev.properties ? ev.properties[idField] : undefined;
-      const propId = pv !== undefined && pv !== null ? String(pv) : null;
-      if (!d.ok) {
-        if (propId !== null && r.scorer.isSeen(propId)) {
-          if (!replay) duplicates++;
-          continue;
-        }
-        if (propId !== null) r.scorer.seedSeen([propId]);
-        if (!replay) work.dead.push({ partitionId: pid, sequenceNumber: seq, enqueuedMs, item: null, eventId: propId, device: null, reason: d.reason, detail: d.detail, body: d.text });
-        continue;
-      }
-      for (let item = 0; item < d.records.length; item++) {
-        const rec = d.records[item];
-        let res: ReturnType<Scorer['process']>;
-        try {
-          res = r.scorer.process(rec, item, propId);
-        } catch (err) {
-          // A model that throws on one record must not stop the partition (it would throw again after every restart).
-          res = { kind: 'dead', item, eventId: propId, device: null, reason: 'scoring_failed', detail: scrub(err instanceof Error ? err.message : String(err)).slice(0, 500) };
-        }
-        if (replay) continue;
-        if (res.kind === 'duplicate') {
-          duplicates++;
-        } else if (res.kind === 'dead') {
-          work.dead.push({ partitionId: pid, sequenceNumber: seq, enqueuedMs, item: res.item, eventId: res.eventId, device: res.device, reason: res.reason, detail: res.detail, body: JSON.stringify(rec) ?? '' });
-        } else {
-          work.scored.push({ partitionId: pid, sequenceNumber: seq, enqueuedMs, item, eventId: res.eventId, device: res.device, time: res.time, values: res.values, score: res.score, threshold: res.threshold, anomaly: res.anomaly, alarm: res.alarm, raised: res.raised });
-          if (res.raised && res.score !== null) {
-            const features = (res.contributions ?? []).map((c) => ({ feature: c.feature, weight: c.weight, value: c.value }));
-            const alarm: AlarmRow = { partitionId: pid, sequenceNumber: seq, enqueuedMs, item, eventId: res.eventId, device: res.device, time: res.time, score: res.score, threshold: res.threshold, sensors: res.sensors ?? [], features };
-            work.alarms.push(alarm);
-            raised.push({
-              subscriptionId: this.id,
-              device: res.device,
-              time: res.time,
-              enqueuedAt: ev.enqueuedTimeUtc.toISOString(),
-              eventId: res.eventId,
-              partitionId: pid,
-              sequenceNumber: seq,
-              score: res.score,
-              threshold: res.threshold,
-              sensors: alarm.sensors,
-              features,
-            });
-          }
-        }
-      }
-    }
-    r.processedSeq = lastEv.sequenceNumber;
-    r.processedOffset = lastEv.offset;
-    if (r.lastSnapshotAt === 0 || now - r.lastSnapshotAt >= this.snapshotMs) {
-      work.snapshot = this.snapshot(r);
-      r.lastSnapshotAt = now;
-      r.scorer.evictIdle(Math.max(STATE_IDLE_MS, this.snapshotMs * 4));
-    }
-    const writes = work.scored.length + work.dead.length > 0 || work.lastSequenceNumber > r.submittedSeq;
-    if (!writes && !work.snapshot) {
-      this.afterCommit(r, work, duplicates, raised);
-      return;
-    }
-    if (work.lastSequenceNumber > r.submittedSeq) r.submittedSeq = work.lastSequenceNumber;
-    const commit = this.writer!.submit(work).then(
-      (res) => {
-        if (res === 'conflict') {
-          r.lost = true;
-          this.noteError(new WorkbenchError('INTERNAL', 'stored by another consumer meanwhile; leaving it to that consumer'), `partition ${pid}`);
-          return;
-        }
-        if (work.lastSequenceNumber > r.storedSeq) r.storedSeq = work.lastSequenceNumber;
-        if (work.snapshot && work.lastSequenceNumber > r.readSeq) r.readSeq = work.lastSequenceNumber;
-        this.afterCommit(r, work, duplicates, raised);
-      },
-      (err: unknown) => {
-        // Only a closed writer rejects (it retries everything else): the batch is not stored and is read again next time.
-        r.lost = true;
-        this.noteError(err, `partition ${pid}: batch not stored`);
-      },
-    );
-    const tracked = commit.finally(() => {
+    // The batch is scored (in the worker) and stored in the background: the SDK may hand over
+    // the next batch meanwhile, up to MAX_INFLIGHT batches per partition.
+    const job = this.runBatch(r, fresh, now).catch((err: unknown) => {
+      // Not stored: the partition stops at its next batch and is read again from its stored position.
+      r.lost = true;
+      this.noteError(err, `partition ${r.partitionId}: batch not stored`);
+    });
+    const tracked = job.finally(() => {
       const i = r.pending.indexOf(tracked);
       if (i >= 0) r.pending.splice(i, 1);
     });
     r.pending.push(tracked);
   }
 
+  /** Score a batch, then submit its work in order with the partition's other batches and wait for the commit. */
+  private async runBatch(r: Runner, fresh: ReceivedEventData[], now: number): Promise<void> {
+    let live = 0;
+    for (const e of fresh) if (e.sequenceNumber > r.replayUpTo) live++;
+    this.window.addReceived(live, now);
+    this.counts.received += live;
+    const lastEv = fresh[fresh.length - 1]!;
+    r.queuedSeq = lastEv.sequenceNumber;
+    const snapshot = r.lastSnapshotAt === 0 || now - r.lastSnapshotAt >= this.snapshotMs;
+    if (snapshot) r.lastSnapshotAt = now;
+    const batch = packBatch(r.partitionId, fresh, this.scorerOptions.dedupeField ?? ID_FIELD, r.replayUpTo);
+    const before = r.submitted;
+    let release!: () => void;
+    r.submitted = new Promise<void>((resolve) => (release = resolve));
+    let res: BatchResult;
+    try {
+      // With a snapshot, the scorer's state is serialized right after this batch, so it matches
+      // this batch's position whatever is scored after it.
+      res = await this.scoring!.score(r.scorerKey, batch, { snapshot, evictIdleMs: Math.max(STATE_IDLE_MS, this.snapshotMs * 4) }, (keys) => this.writer!.loadState(r.partitionId, keys));
+      await before;
+    } catch (err) {
+      release();
+      throw err;
+    }
+    for (const e of res.stateErrors) this.noteError(new WorkbenchError('INVALID_ARGUMENT', e), `partition ${r.partitionId}`);
+    if (r.lost) {
+      release();
+      return;
+    }
+    r.dirty = res.dirty;
+    r.processedSeq = lastEv.sequenceNumber;
+    r.processedOffset = lastEv.offset;
+    const work: PartitionWork = {
+      partitionId: r.partitionId,
+      expectedStored: r.submittedSeq,
+      lastSequenceNumber: lastEv.sequenceNumber,
+      lastOffset: lastEv.offset,
+      scored: res.scored,
+      dead: res.dead,
+      alarms: res.alarms,
+      snapshot: res.snapshot,
+    };
+    const writes = work.scored.n + work.dead.length > 0 || work.lastSequenceNumber > r.submittedSeq;
+    if (!writes && !work.snapshot) {
+      release();
+      this.afterCommit(r, res);
+      return;
+    }
+    if (work.lastSequenceNumber > r.submittedSeq) r.submittedSeq = work.lastSequenceNumber;
+    const commit = this.writer!.submit(work);
+    release();
+    // Only a closed writer rejects (it retries everything else): then the batch is not stored.
+    const out = await commit;
+    if (out === 'conflict') {
+      r.lost = true;
+      this.noteError(new WorkbenchError('INTERNAL', 'stored by another consumer meanwhile; leaving it to that consumer'), `partition ${r.partitionId}`);
+      return;
+    }
+    if (work.lastSequenceNumber > r.storedSeq) r.storedSeq = work.lastSequenceNumber;
+    if (work.snapshot && work.lastSequenceNumber > r.readSeq) r.readSeq = work.lastSequenceNumber;
+    this.afterCommit(r, res);
+  }
+
   /** Save changed state and move the reading position to the last processed event (no commit in flight). */
   private async saveState(r: Runner, now: number): Promise<void> {
     if (r.processedOffset === null) return;
+    r.lastSnapshotAt = now;
     const work: PartitionWork = {
       partitionId: r.partitionId,
       expectedStored: r.submittedSeq,
       lastSequenceNumber: r.processedSeq,
       lastOffset: r.processedOffset,
-      scored: [],
+      scored: EMPTY_SCORED,
       dead: [],
       alarms: [],
-      snapshot: this.snapshot(r),
+      snapshot: await this.scoring!.snapshot(r.scorerKey),
     };
-    r.lastSnapshotAt = now;
+    r.dirty = false;
     const res = await this.writer!.submit(work);
     if (res === 'conflict') {
       r.lost = true;
@@ -634,38 +632,58 @@ export class StreamPipeline {
     r.readSeq = r.processedSeq;
   }
 
-  private afterCommit(r: Runner, work: PartitionWork, duplicates: number, alerts: StreamAlert[]): void {
+  private afterCommit(r: Runner, res: BatchResult): void {
     const now = Date.now();
-    this.counts.duplicates += duplicates;
-    this.counts.deadLettered += work.dead.length;
-    this.counts.alarms += work.alarms.length;
-    this.counts.stored += work.scored.length;
-    const sensors = this.sensorNames;
+    const c = res.scored;
+    this.counts.duplicates += res.duplicates;
+    this.counts.deadLettered += res.dead.length;
+    this.counts.alarms += res.alarms.length;
+    this.counts.stored += c.n;
+    const sensorCols = this.sensorCols;
     const onScored = this.opts.onScored;
-    for (const row of work.scored) {
-      const lat = now - row.enqueuedMs;
+    let ring: DeviceRing | undefined;
+    let ringDevice: string | null = null;
+    for (let i = 0; i < c.n; i++) {
+      const lat = now - c.enqueuedMs[i]!;
+      const flags = c.flags[i]!;
       this.histogram.observe(lat);
       onScored?.(lat);
-      this.window.addScored(lat, row.anomaly, now);
-      let ring = this.rings.get(row.device);
-      if (!ring) {
-        if (this.rings.size >= RING_DEVICES) this.evictRing();
-        ring = new DeviceRing(sensors.length);
-        this.rings.set(row.device, ring);
+      this.window.addScored(lat, (flags & ANOMALY) !== 0, now);
+      const device = c.device[i]!;
+      if (device !== ringDevice) {
+        ring = this.rings.get(device);
+        if (!ring) {
+          if (this.rings.size >= RING_DEVICES) this.evictRing();
+          ring = new DeviceRing(sensorCols.length);
+          this.rings.set(device, ring);
+        }
+        ringDevice = device;
       }
-      ring.usedAt = now;
-      ring.threshold = row.threshold;
-      ring.push(row.time, row.score ?? NaN, (row.anomaly ? 1 : 0) | (row.raised ? 2 : 0), row.values, sensors);
+      ring!.usedAt = now;
+      ring!.threshold = c.threshold[i]!;
+      ring!.push(c, i, (flags & ANOMALY ? 1 : 0) | (flags & RAISED ? 2 : 0), sensorCols);
     }
     const sec = Math.floor(now / 1000);
     if (sec !== this.alertSecond) {
       this.alertSecond = sec;
       this.alertsThisSecond = 0;
     }
-    for (const a of alerts) {
+    for (const a of res.alarms) {
       if (this.alertsThisSecond >= ALERTS_PER_SECOND) break;
       this.alertsThisSecond++;
-      this.opts.onAlert?.(a);
+      this.opts.onAlert?.({
+        subscriptionId: this.id,
+        device: a.device,
+        time: a.time,
+        enqueuedAt: new Date(a.enqueuedMs).toISOString(),
+        eventId: a.eventId,
+        partitionId: a.partitionId,
+        sequenceNumber: a.sequenceNumber,
+        score: a.score,
+        threshold: a.threshold,
+        sensors: a.sensors,
+        features: a.features,
+      });
     }
     this.lastKnown.set(r.partitionId, { stored: r.storedSeq, enqueued: r.lastEnqueued });
   }
@@ -673,7 +691,6 @@ export class StreamPipeline {
   private async closePartition(reason: CloseReason, ctx: PartitionContext, ownerId: string): Promise<void> {
     const r = this.runners.get(ctx.partitionId);
     if (!r) return;
-    await r.preparing;
     await Promise.all(r.pending);
     // A new pump of this partition may already have its own runner.
     if (this.runners.get(ctx.partitionId) === r) this.runners.delete(ctx.partitionId);
@@ -682,6 +699,7 @@ export class StreamPipeline {
     if (!r.lost && this.writer && r.processedSeq > r.readSeq) {
       await this.saveState(r, Date.now()).catch((err: unknown) => this.noteError(err, `partition ${r.partitionId}: final checkpoint failed`));
     }
+    this.scoring?.drop(r.scorerKey);
     this.log(`partition ${r.partitionId} closed (${reason})`);
     if (reason === CloseReason.Shutdown && this.state === 'running' && this.store) {
       // Stopped by an error, not by us: free it so the next balancing loop takes it back at once.
@@ -737,7 +755,7 @@ export class StreamPipeline {
       } catch (err) {
         this.noteError(err, 'closing the subscription');
       }
-      await Promise.all([...this.runners.values()].flatMap((r) => [r.preparing, ...r.pending]));
+      await Promise.all([...this.runners.values()].flatMap((r) => r.pending));
       await this.teardown();
       this.state = 'stopped';
       this.opts.onStats?.(this.status());
@@ -752,6 +770,8 @@ export class StreamPipeline {
     this.client = null;
     await this.writer?.close().catch(() => undefined);
     this.writer = null;
+    await this.scoring?.close().catch(() => undefined);
+    this.scoring = null;
     this.store?.close();
     this.store = null;
   }

@@ -122,6 +122,23 @@ export interface DuplicateItem {
 
 export type ItemResult = ScoredItem | DeadItem | DuplicateItem;
 
+/** A record past phase 1 of scoring (see Scorer.stage), waiting for its score and alarm state. */
+export interface StagedItem {
+  kind: 'staged';
+  item: number;
+  eventId: string | null;
+  device: string;
+  time: number;
+  values: OnlineEvent;
+  features: Float64Array;
+  /** The score is computed in `settle`; otherwise `score` holds it (null: dropped row). */
+  deferred: boolean;
+  score: number | null;
+  /** Scorer-internal: the model and the device entry. */
+  eng: unknown;
+  dev: unknown;
+}
+
 /** A decoded event body: its records, or why there are none. */
 export type Decoded = { ok: true; records: unknown[]; array: boolean } | { ok: false; reason: DeadLetterReason; detail: string; text: string };
 
@@ -135,6 +152,14 @@ export interface Scorer {
    * (e.g. from the event's application properties).
    */
   process(record: unknown, item: number, fallbackId: string | null): ItemResult;
+  /**
+   * `process` in two phases, for batches: `stage` each record in order (it returns dead and
+   * duplicate results at once), then `settle` the staged ones, in the same order, to score them
+   * (one matrix per model) and apply threshold and alarm rule. Staging a batch then settling it
+   * gives the same results and state as processing its records one by one.
+   */
+  stage(record: unknown, item: number, fallbackId: string | null): ItemResult | StagedItem;
+  settle(staged: readonly StagedItem[]): ScoredItem[];
   /** State keys a record will touch (group and device); for loading state before `process`. */
   keysOf(record: unknown): string[];
   /** Whether state for `key` is in memory. */
@@ -427,7 +452,11 @@ export function createScorer(model: RunModel | LiveModel, opts: ScorerOptions): 
     return [...by.entries()].map(([sensor, weight]) => ({ sensor, weight })).sort((a, b) => b.weight - a.weight).slice(0, 3);
   };
 
-  function process(record: unknown, item: number, fallbackId: string | null): ItemResult {
+  /**
+   * Phase 1 of scoring a record: validate, featurize (advancing the group's state), check order
+   * and duplicates. Throws only when the detector refuses the row's features.
+   */
+  function stage(record: unknown, item: number, fallbackId: string | null): ItemResult | StagedItem {
     const dead = (reason: DeadLetterReason, detail: string, eventId: string | null, device: string | null): DeadItem => {
       if (eventId !== null) remember(eventId);
       return { kind: 'dead', item, eventId, device, reason, detail };
@@ -478,26 +507,88 @@ export function createScorer(model: RunModel | LiveModel, opts: ScorerOptions): 
     const res = g.f.push(values);
     g.used = now;
     dirty.add(gkey);
-    const score = res.dropped ? null : eng.detector.scoreRow(res.features);
-    const anomaly = score !== null && score >= eng.threshold;
-    dev.flags.push(anomaly ? 1 : 0);
-    if (dev.flags.length > rule.n) dev.flags.shift();
-    let hits = 0;
-    for (const f of dev.flags) hits += f;
-    const alarm = hits >= rule.k;
-    const raised = alarm && !dev.inAlarm;
-    dev.inAlarm = alarm;
+    let score: number | null = null;
+    let deferred = false;
+    if (!res.dropped) {
+      // Finite rows are scored later, together (settle); a row the detector would refuse is scored
+      // now, so that it throws here, leaving the state exactly as scoring it alone would.
+      const f = res.features;
+      let finite = true;
+      for (let j = 0; j < f.length; j++) if (f[j]! - f[j]! !== 0) finite = false;
+      if (finite) deferred = true;
+      else score = eng.detector.scoreRow(f);
+    }
     dev.last = time;
     dev.used = now;
     dirty.add(dkey);
     if (eventId !== null) remember(eventId);
-    let contributions: Contribution[] | null = null;
-    let sensors: SensorContribution[] | null = null;
-    if (raised && score !== null) {
-      contributions = eng.detector.explain(res.features, 8);
-      sensors = explainSensors(eng, contributions);
+    return { kind: 'staged', item, eventId, device, time, values, features: res.features, deferred, score, eng, dev };
+  }
+
+  /**
+   * Phase 2: score the staged rows that wait for it, one matrix per model (the detectors' batch
+   * path gives the very same numbers as scoring rows one by one), then apply threshold and alarm
+   * rule to every staged row in staging order.
+   */
+  function settle(staged: readonly StagedItem[]): ScoredItem[] {
+    const byEngine = new Map<Engine, number[]>();
+    for (let i = 0; i < staged.length; i++) {
+      const st = staged[i]!;
+      if (!st.deferred) continue;
+      const e = st.eng as Engine;
+      let list = byEngine.get(e);
+      if (!list) byEngine.set(e, (list = []));
+      list.push(i);
     }
-    return { kind: 'scored', item, eventId, device, time, values, score, threshold: eng.threshold, runId: eng.runId, anomaly, alarm, raised, contributions, sensors };
+    const scores = new Float64Array(staged.length);
+    for (const [e, list] of byEngine) {
+      const cols = e.detector.columns.length;
+      const data = new Float64Array(list.length * cols);
+      list.forEach((i, r) => data.set(staged[i]!.features, r * cols));
+      let out: Float64Array;
+      try {
+        out = e.detector.score({ rows: list.length, cols, data, columns: e.detector.columns });
+      } catch {
+        // Not expected (rows were checked); score row by row so a bad row fails alone.
+        out = new Float64Array(list.length);
+        list.forEach((i, r) => (out[r] = e.detector.scoreRow(staged[i]!.features)));
+      }
+      list.forEach((i, r) => (scores[i] = out[r]!));
+    }
+    const results: ScoredItem[] = new Array<ScoredItem>(staged.length);
+    for (let i = 0; i < staged.length; i++) {
+      const st = staged[i]!;
+      const eng = st.eng as Engine;
+      const dev = st.dev as DeviceEntry;
+      const score = st.deferred ? scores[i]! : st.score;
+      const anomaly = score !== null && score >= eng.threshold;
+      dev.flags.push(anomaly ? 1 : 0);
+      if (dev.flags.length > rule.n) dev.flags.shift();
+      let hits = 0;
+      for (const f of dev.flags) hits += f;
+      const alarm = hits >= rule.k;
+      const raised = alarm && !dev.inAlarm;
+      dev.inAlarm = alarm;
+      let contributions: Contribution[] | null = null;
+      let sensors: SensorContribution[] | null = null;
+      if (raised && score !== null) {
+        try {
+          contributions = eng.detector.explain(st.features, 8);
+          sensors = explainSensors(eng, contributions);
+        } catch {
+          // An explanation is a courtesy: the alarm stands without one.
+          contributions = [];
+          sensors = [];
+        }
+      }
+      results[i] = { kind: 'scored', item: st.item, eventId: st.eventId, device: st.device, time: st.time, values: st.values, score, threshold: eng.threshold, runId: eng.runId, anomaly, alarm, raised, contributions, sensors };
+    }
+    return results;
+  }
+
+  function process(record: unknown, item: number, fallbackId: string | null): ItemResult {
+    const r = stage(record, item, fallbackId);
+    return r.kind === 'staged' ? settle([r])[0]! : r;
   }
 
   function keysOf(record: unknown): string[] {
@@ -557,6 +648,8 @@ export function createScorer(model: RunModel | LiveModel, opts: ScorerOptions): 
     columns,
     sensors: columns.sensors,
     process,
+    stage,
+    settle,
     keysOf,
     has: (key) => groups.has(key) || devices.has(key),
     exportState,

@@ -10,6 +10,7 @@ import { WorkspaceCheckpointStore } from '../../core/stream/checkpoint-store.ts'
 import { LocalEventHubServer } from '../../core/stream/hub-server.ts';
 import { TUNED_RETRY } from '../../core/stream/eventhub.ts';
 import { Writer, prepareTables, tableLayout, type PartitionWork } from '../../core/stream/persist.ts';
+import { columnsOf } from '../../core/stream/score-batch.ts';
 import type { ScorerColumns } from '../../core/stream/scorer.ts';
 import { tempDir } from '../helpers/tmp.ts';
 
@@ -129,10 +130,13 @@ describe('stored positions (the writer of the live pipeline)', () => {
       expectedStored,
       lastSequenceNumber: to,
       lastOffset: String(to * 100),
-      scored: Array.from({ length: to - from + 1 }, (_, i) => ({
-        partitionId, sequenceNumber: from + i, enqueuedMs: Date.now(), item: 0, eventId: `${partitionId}-${from + i}`, device: 'dev', time: from + i,
-        values: { x: 1, t: from + i, d: 'dev' }, score: 0.5, threshold: 1, anomaly: false, alarm: false, raised: false,
-      })),
+      scored: columnsOf(
+        Array.from({ length: to - from + 1 }, (_, i) => ({
+          sequenceNumber: from + i, enqueuedMs: Date.now(), item: 0, eventId: `${partitionId}-${from + i}`, device: 'dev', time: from + i,
+          values: { x: 1, t: from + i, d: 'dev' }, score: 0.5, threshold: 1, anomaly: false, alarm: false, raised: false,
+        })),
+        layout,
+      ),
       dead: [],
       alarms: [],
       snapshot: snapshot ? [{ key: 'd:dev', value: `{"at":${to}}` }] : null,
