@@ -48,6 +48,14 @@ export interface OnlineFeaturizer {
    * must arrive in time order; groups may interleave freely.
    */
   push(event: OnlineEvent): OnlineResult;
+  /**
+   * `push`, writing the features into `out` from `offset` (featureNames order) instead of a new
+   * array; returns whether the row is dropped. `group`, when given, must be the event's group key
+   * as `push` would compute it (OnlineResult.group); it saves computing it again.
+   */
+  pushInto(event: OnlineEvent, out: Float64Array, offset: number, group?: string): boolean;
+  /** Number of features per row. */
+  readonly width: number;
   /** Snapshot of every group's state, JSON-serializable. */
   state(): OnlineState;
   /** Replace all state with a snapshot from state() of a featurizer with the same fitted recipe. */
@@ -170,11 +178,23 @@ export function createOnlineFeaturizer(fitted: FittedRecipe): OnlineFeaturizer {
   const raw = new Float64Array(plan.length);
   const cats = new Float64Array(fitted.categories.length);
 
+  const groupKey = (event: OnlineEvent): string =>
+    JSON.stringify(
+      fitted.columns.groups.map((c) => {
+        const v = event[c];
+        return v === null || v === undefined ? null : String(v);
+      }),
+    );
+
   function push(event: OnlineEvent): OnlineResult {
-    const key = JSON.stringify(fitted.columns.groups.map((c) => {
-      const v = event[c];
-      return v === null || v === undefined ? null : String(v);
-    }));
+    const key = groupKey(event);
+    const features = new Float64Array(fin.cols);
+    const dropped = pushInto(event, features, 0, key);
+    return { features, dropped, group: key };
+  }
+
+  function pushInto(event: OnlineEvent, out: Float64Array, offset: number, group?: string): boolean {
+    const key = group ?? groupKey(event);
     let g = groups.get(key);
     if (!g) {
       g = newGroup();
@@ -228,9 +248,7 @@ export function createOnlineFeaturizer(fitted: FittedRecipe): OnlineFeaturizer {
       const v = event[c.column];
       cats[i] = v === null || v === undefined ? -1 : (catIndex[i]!.get(String(v)) ?? catOther[i]!);
     });
-    const features = new Float64Array(fin.cols);
-    const dropped = finishRow(fin, raw, cats, features, 0);
-    return { features, dropped, group: key };
+    return finishRow(fin, raw, cats, out, offset);
   }
 
   function state(): OnlineState {
@@ -276,5 +294,5 @@ export function createOnlineFeaturizer(fitted: FittedRecipe): OnlineFeaturizer {
     groups = next;
   }
 
-  return { push, state, restore };
+  return { push, pushInto, width: fin.cols, state, restore };
 }

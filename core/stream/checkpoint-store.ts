@@ -19,7 +19,7 @@
 import { randomUUID } from 'node:crypto';
 import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
 import type { Checkpoint, CheckpointStore, PartitionOwnership } from '@azure/event-hubs';
-import type { Workspace } from '../workspace/workspace.ts';
+import { lit, type Workspace } from '../workspace/workspace.ts';
 
 export const OWNERSHIP_TABLE = 'fleetlens.eh_ownership';
 export const CHECKPOINT_TABLE = 'fleetlens.eh_checkpoints';
@@ -93,8 +93,7 @@ export class WorkspaceCheckpointStore implements CheckpointStore {
 
   async listOwnership(fullyQualifiedNamespace: string, eventHubName: string, consumerGroup: string): Promise<PartitionOwnership[]> {
     const rows = await this.rows(
-      `SELECT partition_id, owner_id, last_modified_ms, etag FROM ${OWNERSHIP_TABLE} WHERE namespace = $1 AND event_hub = $2 AND consumer_group = $3 ORDER BY partition_id`,
-      [fullyQualifiedNamespace, eventHubName, consumerGroup],
+      `SELECT partition_id, owner_id, last_modified_ms, etag FROM ${OWNERSHIP_TABLE} WHERE ${groupWhere(fullyQualifiedNamespace, eventHubName, consumerGroup)} ORDER BY partition_id`,
     );
     return rows.map((r) => ({
       fullyQualifiedNamespace,
@@ -121,14 +120,15 @@ export class WorkspaceCheckpointStore implements CheckpointStore {
       try {
         const changed = await this.serial.run(async () => {
           this.assertOpen();
+          // Literal SQL: one round trip to DuckDB instead of a prepare and an execute. The SDK
+          // claims partitions one after the other, so each round trip delays the next partition.
           if (o.etag) {
             const r = await this.con.run(
-              `UPDATE ${OWNERSHIP_TABLE} SET owner_id = $5, last_modified_ms = $6, etag = $7 WHERE namespace = $1 AND event_hub = $2 AND consumer_group = $3 AND partition_id = $4 AND etag = $8`,
-              [...key, o.ownerId, now, etag, o.etag],
+              `UPDATE ${OWNERSHIP_TABLE} SET owner_id = ${lit(o.ownerId)}, last_modified_ms = ${now}, etag = ${lit(etag)} WHERE ${groupWhere(key[0]!, key[1]!, key[2]!)} AND partition_id = ${lit(o.partitionId)} AND etag = ${lit(o.etag)}`,
             );
             return r.rowsChanged;
           }
-          const r = await this.con.run(`INSERT INTO ${OWNERSHIP_TABLE} VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`, [...key, o.ownerId, now, etag]);
+          const r = await this.con.run(`INSERT INTO ${OWNERSHIP_TABLE} VALUES (${key.map(lit).join(', ')}, ${lit(o.ownerId)}, ${now}, ${lit(etag)}) ON CONFLICT DO NOTHING`);
           return r.rowsChanged;
         });
         if (changed === 1) won.push({ ...o, etag, lastModifiedTimeInMs: now });
@@ -167,8 +167,7 @@ export class WorkspaceCheckpointStore implements CheckpointStore {
   /** Both positions of every partition of a consumer group that has a checkpoint. */
   async positions(fullyQualifiedNamespace: string, eventHubName: string, consumerGroup: string): Promise<PartitionPositions[]> {
     const rows = await this.rows(
-      `SELECT partition_id, sequence_number, "offset", stored_sequence_number FROM ${CHECKPOINT_TABLE} WHERE namespace = $1 AND event_hub = $2 AND consumer_group = $3 ORDER BY partition_id`,
-      [fullyQualifiedNamespace, eventHubName, consumerGroup],
+      `SELECT partition_id, sequence_number, "offset", stored_sequence_number FROM ${CHECKPOINT_TABLE} WHERE ${groupWhere(fullyQualifiedNamespace, eventHubName, consumerGroup)} ORDER BY partition_id`,
     );
     return rows.map((r) => ({ partitionId: String(r[0]), sequenceNumber: num(r[1]), offset: String(r[2]), storedSequenceNumber: num(r[3]) }));
   }
@@ -191,16 +190,21 @@ export class WorkspaceCheckpointStore implements CheckpointStore {
     void this.serial.run(async () => this.con.closeSync());
   }
 
-  private rows(sql: string, params: DuckDBValue[]): Promise<DuckDBValue[][]> {
+  private rows(sql: string): Promise<DuckDBValue[][]> {
     return this.serial.run(async () => {
       this.assertOpen();
-      return (await this.con.runAndReadAll(sql, params)).getRows();
+      return (await this.con.runAndReadAll(sql)).getRows();
     });
   }
 
   private assertOpen(): void {
     if (this.closed) throw new Error('the checkpoint store is closed');
   }
+}
+
+/** WHERE clause selecting one consumer group of one hub (literal values: one round trip, no prepare). */
+function groupWhere(namespace: string, eventHub: string, consumerGroup: string): string {
+  return `namespace = ${lit(namespace)} AND event_hub = ${lit(eventHub)} AND consumer_group = ${lit(consumerGroup)}`;
 }
 
 /**

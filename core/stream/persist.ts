@@ -23,7 +23,6 @@ import {
   type DuckDBAppender,
   type DuckDBConnection,
   type DuckDBType,
-  type DuckDBValue,
   type DuckDBVector,
 } from '@duckdb/node-api';
 import { WorkbenchError } from '../api/errors.ts';
@@ -226,6 +225,9 @@ export class Writer {
   private lastCommitAt = 0;
   /** Reused for every chunk of scored rows. */
   private chunk: DuckDBDataChunk | null = null;
+  /** A transaction is open on the connection (begun by the previous commit's script). */
+  private inTx = false;
+  private idleTimer: NodeJS.Timeout | null = null;
 
   private constructor(
     private readonly con: DuckDBConnection,
@@ -252,15 +254,36 @@ export class Writer {
     });
   }
 
+  /**
+   * End the open transaction when no commit follows soon: an idle open transaction would keep
+   * old row versions and hold back checkpoints of the workspace.
+   */
+  private armIdle(): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = null;
+      void this.serial.run(() => this.endTx()).catch(() => undefined);
+    }, IDLE_TX_MS);
+    this.idleTimer.unref();
+  }
+
+  /** End the open (empty) transaction, if any. Runs inside `serial`. */
+  private async endTx(): Promise<void> {
+    if (!this.inTx) return;
+    this.inTx = false;
+    await this.con.run('ROLLBACK');
+  }
+
   /** Read state entries of a partition (keys not stored are absent from the result). */
   loadState(partitionId: string, keys: string[]): Promise<Map<string, string>> {
     return this.serial.run(async () => {
+      // Read the latest committed state, not the open transaction's snapshot.
+      await this.endTx();
       const out = new Map<string, string>();
+      const where = `namespace = ${lit(this.key.fullyQualifiedNamespace)} AND event_hub = ${lit(this.key.eventHubName)} AND consumer_group = ${lit(this.key.consumerGroup)} AND partition_id = ${lit(partitionId)}`;
       for (let i = 0; i < keys.length; i += 1000) {
-        const part = keys.slice(i, i + 1000);
-        const params: DuckDBValue[] = [this.key.fullyQualifiedNamespace, this.key.eventHubName, this.key.consumerGroup, partitionId, ...part];
-        const marks = part.map((_, j) => `$${5 + j}`).join(', ');
-        const rows = (await this.con.runAndReadAll(`SELECT key, value FROM ${STATE_TABLE} WHERE namespace = $1 AND event_hub = $2 AND consumer_group = $3 AND partition_id = $4 AND key IN (${marks})`, params)).getRows();
+        const part = keys.slice(i, i + 1000).map(lit).join(', ');
+        const rows = (await this.con.runAndReadAll(`SELECT key, value FROM ${STATE_TABLE} WHERE ${where} AND key IN (${part})`)).getRows();
         for (const r of rows) out.set(String(r[0]), String(r[1]));
       }
       return out;
@@ -270,6 +293,7 @@ export class Writer {
   /** Recent event ids (stored or dead-lettered) of a partition at or below `maxSequence`, oldest first. */
   recentIds(partitionId: string, maxSequence: number, limit: number): Promise<string[]> {
     return this.serial.run(async () => {
+      await this.endTx();
       const sql = `SELECT event_id FROM (
           SELECT event_id, eh_sequence FROM ${ident(this.layout.table)} WHERE eh_partition = $1 AND eh_sequence <= $2 AND event_id IS NOT NULL
           UNION ALL
@@ -284,7 +308,9 @@ export class Writer {
   async close(): Promise<void> {
     while (this.running || this.queue.length) await new Promise((r) => setTimeout(r, 10));
     this.closed = true;
+    if (this.idleTimer) clearTimeout(this.idleTimer);
     await this.serial.run(async () => {
+      await this.endTx().catch(() => undefined);
       this.dropAppenders();
       this.con.closeSync();
     });
@@ -358,6 +384,7 @@ export class Writer {
     this.chunk ??= DuckDBDataChunk.create(scoredTypes(l));
     const chunk = this.chunk;
     const size = CHUNK_ROWS;
+    const storedMicros = Number(storedAt.micros);
     for (let from = 0; from < total; from += size) {
       const n = Math.min(size, total - from);
       const to = from + n;
@@ -368,15 +395,11 @@ export class Writer {
       let v = next();
       for (let i = 0; i < n; i++) v.setItem(i, partitionId);
       v.flush();
-      v = next();
-      for (let i = from; i < to; i++) v.setItem(i - from, BigInt(c.seq[i]!));
-      v.flush();
+      setInt64(next(), c.seq, from, to, 1);
       v = next();
       for (let i = from; i < to; i++) v.setItem(i - from, c.item[i]!);
       v.flush();
-      v = next();
-      for (let i = from; i < to; i++) v.setItem(i - from, ts(c.enqueuedMs[i]!));
-      v.flush();
+      setInt64(next(), c.enqueuedMs, from, to, 1000);
       v = next();
       for (let i = from; i < to; i++) v.setItem(i - from, c.eventId[i] ?? null);
       v.flush();
@@ -384,36 +407,28 @@ export class Writer {
       for (let i = from; i < to; i++) v.setItem(i - from, c.device[i]!);
       v.flush();
       for (let k = 0; k < l.valueColumns.length; k++) {
-        v = next();
         const num = c.num[k];
         const text = c.text[k];
         if (l.valueColumns[k] === l.timeColumn) {
-          if (l.temporal) for (let i = from; i < to; i++) v.setItem(i - from, ts(c.time[i]!));
-          else for (let i = from; i < to; i++) v.setItem(i - from, c.time[i]!);
+          if (l.temporal) setInt64(next(), c.time, from, to, 1000);
+          else setDoubles(next(), c.time, from, to, null);
         } else if (num) {
-          for (let i = from; i < to; i++) {
-            const x = num[i]!;
-            v.setItem(i - from, Number.isNaN(x) ? null : x);
-          }
-        } else if (text) {
-          for (let i = from; i < to; i++) v.setItem(i - from, text[i] ?? null);
+          setDoubles(next(), num, from, to, null);
         } else {
-          for (let i = 0; i < n; i++) v.setItem(i, null);
+          v = next();
+          if (text) for (let i = from; i < to; i++) v.setItem(i - from, text[i] ?? null);
+          else for (let i = 0; i < n; i++) v.setItem(i, null);
+          v.flush();
         }
-        v.flush();
       }
-      v = next();
-      for (let i = from; i < to; i++) v.setItem(i - from, c.flags[i]! & NO_SCORE ? null : c.score[i]!);
-      v.flush();
+      setDoubles(next(), c.score, from, to, c.flags);
       v = next();
       for (let i = from; i < to; i++) v.setItem(i - from, (c.flags[i]! & ANOMALY) !== 0);
       v.flush();
       v = next();
       for (let i = from; i < to; i++) v.setItem(i - from, (c.flags[i]! & ALARM) !== 0);
       v.flush();
-      v = next();
-      for (let i = 0; i < n; i++) v.setItem(i, storedAt);
-      v.flush();
+      setInt64(next(), null, 0, n, storedMicros);
       a.appendDataChunk(chunk);
     }
     return total;
@@ -476,8 +491,10 @@ export class Writer {
     const k = this.key;
     const now = Date.now();
     const keyWhere = `namespace = ${lit(k.fullyQualifiedNamespace)} AND event_hub = ${lit(k.eventHubName)} AND consumer_group = ${lit(k.consumerGroup)}`;
-    // Old versions of the state entries saved here go first, so the appended ones replace them.
-    const begin = ['BEGIN TRANSACTION'];
+    // The transaction is usually open already (each commit script begins the next one, saving a
+    // round trip through the event loop per commit). Old versions of the state entries saved here
+    // go first, so the appended ones replace them.
+    const begin = this.inTx ? [] : ['BEGIN TRANSACTION'];
     for (const w of ok) {
       const keys = (w.snapshot ?? []).map((x) => lit(x.key));
       for (let i = 0; i < keys.length; i += 1000) {
@@ -485,7 +502,8 @@ export class Writer {
       }
     }
     try {
-      await this.con.run(begin.join(';\n'));
+      if (begin.length) await this.con.run(begin.join(';\n'));
+      this.inTx = true;
       const l = this.layout;
       const storedAt = ts(now);
       for (const w of ok) {
@@ -570,17 +588,68 @@ export class Writer {
         const head = `${lit(k.fullyQualifiedNamespace)}, ${lit(k.eventHubName)}, ${lit(k.consumerGroup)}`;
         script.push(`INSERT INTO ${CHECKPOINT_TABLE} VALUES ${inserts.map((c) => `(${head}, ${lit(c.partitionId)}, ${Math.trunc(c.sequenceNumber)}, ${lit(c.offset)}, ${Math.trunc(c.storedSequenceNumber)}, now()::TIMESTAMP)`).join(', ')}`);
       }
-      script.push('COMMIT');
+      script.push('COMMIT', 'BEGIN TRANSACTION');
       await this.con.run(script.join(';\n'));
+      this.armIdle();
     } catch (err) {
       // Closing an appender flushes what it holds: close them while the failed transaction is still
       // open, so that ROLLBACK discards those rows too (closed after it, they would autocommit).
       this.dropAppenders();
       await this.con.run('ROLLBACK').catch(() => undefined);
+      this.inTx = false;
       throw err;
     }
   }
 }
+
+/** The vector's values as a typed array of the given kind, when the vector keeps them in one (else null). */
+function itemsOf<T extends Float64Array | BigInt64Array>(v: DuckDBVector, kind: new (...args: never[]) => T): T | null {
+  const items = (v as unknown as { items?: unknown }).items;
+  return items instanceof kind ? items : null;
+}
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/**
+ * Write whole numbers (< 2^53 in magnitude) into a BIGINT or TIMESTAMP vector: `src[i] * scale`
+ * for rows from..to, or `scale` itself for every row when `src` is null. Straight into the
+ * vector's memory as two 32-bit halves, so no BigInt is made per value.
+ */
+function setInt64(v: DuckDBVector, src: Float64Array | null, from: number, to: number, scale: number): void {
+  const items = itemsOf(v, BigInt64Array);
+  if (items && LITTLE_ENDIAN) {
+    const words = new Int32Array(items.buffer, items.byteOffset, items.length * 2);
+    for (let i = from; i < to; i++) {
+      const x = Math.round(src ? src[i]! * scale : scale);
+      const hi = Math.floor(x / 4294967296);
+      words[2 * (i - from)] = x - hi * 4294967296;
+      words[2 * (i - from) + 1] = hi;
+    }
+  } else {
+    const big = (x: number): bigint => BigInt(Math.round(x));
+    const ts = v.type.typeId === DuckDBTimestampType.instance.typeId;
+    for (let i = from; i < to; i++) {
+      const x = big(src ? src[i]! * scale : scale);
+      v.setItem(i - from, ts ? new DuckDBTimestampValue(x) : x);
+    }
+  }
+  v.flush();
+}
+
+/** Write doubles into a DOUBLE vector, NaN as NULL; with `flags`, rows flagged NO_SCORE are NULL. */
+function setDoubles(v: DuckDBVector, src: Float64Array, from: number, to: number, flags: Uint8Array | null): void {
+  const items = itemsOf(v, Float64Array);
+  for (let i = from; i < to; i++) {
+    const x = src[i]!;
+    if (Number.isNaN(x) || (flags !== null && (flags[i]! & NO_SCORE) !== 0)) v.setItem(i - from, null);
+    else if (items) items[i - from] = x;
+    else v.setItem(i - from, x);
+  }
+  v.flush();
+}
+
+/** A transaction left open after a commit is ended when no commit follows within this time, ms. */
+const IDLE_TX_MS = 250;
 
 /** Rows per data chunk: DuckDB's vector size. */
 const CHUNK_ROWS = 2048;

@@ -263,7 +263,7 @@ const OWNER_CHECK_MS = 2000;
  * batch order, and the state snapshot of a batch is serialized when the batch is scored, so it
  * matches that batch's position whatever is scored after it.
  */
-const MAX_INFLIGHT = 4;
+const MAX_INFLIGHT = 8;
 
 /** How often the owned partitions' last enqueued sequence numbers are read, s. */
 const ENQUEUED_POLL_S = 2;
@@ -412,6 +412,9 @@ export class StreamPipeline {
     for (const p of existing) this.lastKnown.set(p.partitionId, { stored: p.storedSequenceNumber, enqueued: null });
     this.writer = await Writer.open(ws, this.key, this.layout, (err) => this.noteError(err, 'storing results failed, retrying'));
     this.scoring = this.opts.scoreInWorker === false ? new InlineScoring(this.opts.model.live, this.scorerOptions) : new WorkerScoring(this.opts.model.live, this.scorerOptions);
+    // Start the worker now: partitions are claimed one after the other, each waiting for its
+    // initialization, so a worker starting at the first claim would delay them all.
+    await this.scoring.ready();
     // Our own claims from a previous run of this process are stale: free them so we take them back now.
     await this.store.abandon(this.key.fullyQualifiedNamespace, this.key.eventHubName, this.key.consumerGroup, ownerId);
     this.subscription = client.subscribe(

@@ -8,6 +8,7 @@
  * The same code runs in `score-worker.ts` (the pipeline's default) and inline
  * (`InlineScoring`), so both score identically.
  */
+import { isAscii } from 'node:buffer';
 import { WorkbenchError } from '../api/errors.ts';
 import { scrub } from './eventhub.ts';
 import type { AlarmRow, DeadRow } from './persist.ts';
@@ -233,18 +234,23 @@ export interface PreparedBatch {
   missing: string[];
 }
 
-function bodyOf(b: PackedBatch, i: number): unknown {
-  const other = b.others?.get(i);
-  if (other !== undefined || b.others?.has(i)) return other;
-  return b.bytes.subarray(i === 0 ? 0 : b.ends[i - 1]!, b.ends[i]!);
-}
-
 /** Decode every body and list the state keys not in memory. */
 export function prepareBatch(scorer: Scorer, b: PackedBatch): PreparedBatch {
   const decoded: Decoded[] = new Array<Decoded>(b.n);
   const missing = new Set<string>();
+  // Mostly ASCII JSON: then each body's text is its Latin-1 decoding (the same text UTF-8 gives,
+  // decoded faster).
+  const bytes = Buffer.from(b.bytes.buffer, b.bytes.byteOffset, b.bytes.byteLength);
+  const ascii = isAscii(bytes);
   for (let i = 0; i < b.n; i++) {
-    const d = decodeBody(bodyOf(b, i));
+    const start = i === 0 ? 0 : b.ends[i - 1]!;
+    const end = b.ends[i]!;
+    let body: unknown;
+    if (b.others?.has(i)) body = b.others.get(i);
+    else if (ascii) body = bytes.toString('latin1', start, end);
+    else body = b.bytes.subarray(start, end);
+    // A text body decodes as the same bytes would (decodeBody): JSON, or a dead letter with the text.
+    const d = decodeBody(body);
     decoded[i] = d;
     if (!d.ok) continue;
     for (const rec of d.records) for (const k of scorer.keysOf(rec)) if (!scorer.has(k)) missing.add(k);

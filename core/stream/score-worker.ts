@@ -12,6 +12,8 @@ import type { ScoringReply, ScoringRequest } from './scoring.ts';
 const port = parentPort!;
 const { model, options } = workerData as { model: LiveModel; options: ScorerOptions };
 const scorers = new Map<string, Scorer>();
+// Build one scorer up front: a model that cannot be loaded fails the first call, not a batch.
+createScorer(model, options);
 /** Batches waiting for the state entries they asked for. */
 const waiting = new Map<number, { key: string; scorer: Scorer; batch: PackedBatch; prepared: PreparedBatch; opts: ScoreOptions }>();
 /** Per scorer with a batch waiting for state: its later batches, in order (they must see that batch's state). */
@@ -53,6 +55,9 @@ function score(msg: Extract<ScoringRequest, { type: 'score' }>): void {
 port.on('message', (msg: ScoringRequest) => {
   try {
     switch (msg.type) {
+      case 'ping':
+        reply({ type: 'ok', id: msg.id });
+        return;
       case 'open':
         scorers.set(msg.key, createScorer(model, options));
         reply({ type: 'ok', id: msg.id });

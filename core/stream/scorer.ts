@@ -130,9 +130,10 @@ export interface StagedItem {
   device: string;
   time: number;
   values: OnlineEvent;
-  features: Float64Array;
-  /** The score is computed in `settle`; otherwise `score` holds it (null: dropped row). */
-  deferred: boolean;
+  /** Row of the model's staged features that `settle` scores; −1 when `score` holds the score (null: dropped row). */
+  row: number;
+  /** The features when `row` is −1 and the row was not dropped. */
+  features: Float64Array | null;
   score: number | null;
   /** Scorer-internal: the model and the device entry. */
   eng: unknown;
@@ -156,7 +157,8 @@ export interface Scorer {
    * `process` in two phases, for batches: `stage` each record in order (it returns dead and
    * duplicate results at once), then `settle` the staged ones, in the same order, to score them
    * (one matrix per model) and apply threshold and alarm rule. Staging a batch then settling it
-   * gives the same results and state as processing its records one by one.
+   * gives the same results and state as processing its records one by one. `settle` takes every
+   * record staged since the previous `settle`.
    */
   stage(record: unknown, item: number, fallbackId: string | null): ItemResult | StagedItem;
   settle(staged: readonly StagedItem[]): ScoredItem[];
@@ -358,6 +360,10 @@ interface Engine {
   sources: Map<string, string>;
   /** Prefix of this engine's group state keys (per-group models keep one featurizer per child). */
   prefix: string;
+  /** Features of the rows staged for it since the last settle, row after row (grown as needed). */
+  buf: Float64Array;
+  rows: number;
+  width: number;
 }
 
 /**
@@ -374,7 +380,8 @@ export function createScorer(model: RunModel | LiveModel, opts: ScorerOptions): 
     } catch (err) {
       throw new WorkbenchError('MODEL_FAILED', `cannot load the detector of run ${e.runId || '(model)'}: ${(err as Error).message}`);
     }
-    return { runId: e.runId, fitted: e.model.recipe, detector, threshold: e.model.threshold, sources: featureSources(e.model), prefix: perGroup ? `g:${e.runId}|` : 'g:' };
+    const width = e.model.recipe.featureNames.length;
+    return { runId: e.runId, fitted: e.model.recipe, detector, threshold: e.model.threshold, sources: featureSources(e.model), prefix: perGroup ? `g:${e.runId}|` : 'g:', buf: new Float64Array(width * 64), rows: 0, width };
   };
   const routes = new Map<string, Engine>();
   let fallback: Engine | null = null;
@@ -423,7 +430,16 @@ export function createScorer(model: RunModel | LiveModel, opts: ScorerOptions): 
 
   const text = (v: unknown): string | null => (v === null || v === undefined ? null : typeof v === 'object' ? JSON.stringify(v) : String(v));
   // The featurizer's own group key: JSON array of the group values as text.
-  const groupKeyOf = (record: unknown): string => JSON.stringify(groupPaths.map((p) => text(readPath(record, p))));
+  const groupKeyOf =
+    groupPaths.length === 1
+      ? (record: unknown): string => '[' + JSON.stringify(text(readPath(record, groupPaths[0]!))) + ']'
+      : (record: unknown): string => JSON.stringify(groupPaths.map((p) => text(readPath(record, p))));
+  // The featurizer keys groups by String(value) of the mapped values; that is this key unless a
+  // group column is a sensor (its value is then a number, NaN for null).
+  const featurizerKeyIsGroupKey = !columns.groups.some((c) => sensorSet.has(c));
+  // Consecutive events often carry the same time text (devices reporting on the same tick).
+  let lastRawTime: unknown = undefined;
+  let lastTime = NaN;
   const deviceOf = (record: unknown, groupKey: string): string => (devicePath ? text(readPath(record, devicePath)) ?? '' : groupKey);
 
   /** The engine for a record, or why there is none. */
@@ -487,7 +503,14 @@ export function createScorer(model: RunModel | LiveModel, opts: ScorerOptions): 
       }
     }
     const rawTime = readPath(record, timePath);
-    const time = parseTime(rawTime, opts.temporal);
+    let time: number;
+    if (rawTime === lastRawTime && typeof rawTime === 'string') {
+      time = lastTime;
+    } else {
+      time = parseTime(rawTime, opts.temporal);
+      lastRawTime = rawTime;
+      lastTime = time;
+    }
     const groupKey = groupKeyOf(record);
     const device = deviceOf(record, groupKey);
     if (Number.isNaN(time)) return dead('bad_timestamp', `field '${timePath.text}' is ${JSON.stringify(rawTime)?.slice(0, 60)}, not a ${opts.temporal ? 'date-time' : 'number'}`, eventId, device);
@@ -504,25 +527,37 @@ export function createScorer(model: RunModel | LiveModel, opts: ScorerOptions): 
     const gkey = eng.prefix + groupKey;
     let g = groups.get(gkey);
     if (!g) groups.set(gkey, (g = { f: createOnlineFeaturizer(eng.fitted), used: now }));
-    const res = g.f.push(values);
+    const w = eng.width;
+    if ((eng.rows + 1) * w > eng.buf.length) {
+      const bigger = new Float64Array(eng.buf.length * 2);
+      bigger.set(eng.buf);
+      eng.buf = bigger;
+    }
+    const at = eng.rows * w;
+    const dropped = g.f.pushInto(values, eng.buf, at, featurizerKeyIsGroupKey ? groupKey : undefined);
     g.used = now;
     dirty.add(gkey);
     let score: number | null = null;
-    let deferred = false;
-    if (!res.dropped) {
+    let row = -1;
+    let features: Float64Array | null = null;
+    if (!dropped) {
       // Finite rows are scored later, together (settle); a row the detector would refuse is scored
       // now, so that it throws here, leaving the state exactly as scoring it alone would.
-      const f = res.features;
+      const buf = eng.buf;
       let finite = true;
-      for (let j = 0; j < f.length; j++) if (f[j]! - f[j]! !== 0) finite = false;
-      if (finite) deferred = true;
-      else score = eng.detector.scoreRow(f);
+      for (let j = at; j < at + w; j++) if (buf[j]! - buf[j]! !== 0) finite = false;
+      if (finite) {
+        row = eng.rows++;
+      } else {
+        features = buf.slice(at, at + w);
+        score = eng.detector.scoreRow(features);
+      }
     }
     dev.last = time;
     dev.used = now;
     dirty.add(dkey);
     if (eventId !== null) remember(eventId);
-    return { kind: 'staged', item, eventId, device, time, values, features: res.features, deferred, score, eng, dev };
+    return { kind: 'staged', item, eventId, device, time, values, row, features, score, eng, dev };
   }
 
   /**
@@ -531,36 +566,33 @@ export function createScorer(model: RunModel | LiveModel, opts: ScorerOptions): 
    * rule to every staged row in staging order.
    */
   function settle(staged: readonly StagedItem[]): ScoredItem[] {
-    const byEngine = new Map<Engine, number[]>();
-    for (let i = 0; i < staged.length; i++) {
-      const st = staged[i]!;
-      if (!st.deferred) continue;
-      const e = st.eng as Engine;
-      let list = byEngine.get(e);
-      if (!list) byEngine.set(e, (list = []));
-      list.push(i);
-    }
-    const scores = new Float64Array(staged.length);
-    for (const [e, list] of byEngine) {
-      const cols = e.detector.columns.length;
-      const data = new Float64Array(list.length * cols);
-      list.forEach((i, r) => data.set(staged[i]!.features, r * cols));
+    const scored = new Map<Engine, Float64Array>();
+    for (const e of single ? [single] : [...routes.values(), ...(fallback ? [fallback] : [])]) {
+      if (e.rows === 0) continue;
+      const cols = e.width;
+      const data = e.buf.subarray(0, e.rows * cols);
       let out: Float64Array;
       try {
-        out = e.detector.score({ rows: list.length, cols, data, columns: e.detector.columns });
+        out = e.detector.score({ rows: e.rows, cols, data, columns: e.detector.columns });
       } catch {
         // Not expected (rows were checked); score row by row so a bad row fails alone.
-        out = new Float64Array(list.length);
-        list.forEach((i, r) => (out[r] = e.detector.scoreRow(staged[i]!.features)));
+        out = new Float64Array(e.rows);
+        for (let r = 0; r < e.rows; r++) {
+          try {
+            out[r] = e.detector.scoreRow(data.subarray(r * cols, (r + 1) * cols));
+          } catch {
+            out[r] = NaN;
+          }
+        }
       }
-      list.forEach((i, r) => (scores[i] = out[r]!));
+      scored.set(e, out);
     }
     const results: ScoredItem[] = new Array<ScoredItem>(staged.length);
     for (let i = 0; i < staged.length; i++) {
       const st = staged[i]!;
       const eng = st.eng as Engine;
       const dev = st.dev as DeviceEntry;
-      const score = st.deferred ? scores[i]! : st.score;
+      const score = st.row >= 0 ? scored.get(eng)![st.row]! : st.score;
       const anomaly = score !== null && score >= eng.threshold;
       dev.flags.push(anomaly ? 1 : 0);
       if (dev.flags.length > rule.n) dev.flags.shift();
@@ -573,7 +605,8 @@ export function createScorer(model: RunModel | LiveModel, opts: ScorerOptions): 
       let sensors: SensorContribution[] | null = null;
       if (raised && score !== null) {
         try {
-          contributions = eng.detector.explain(st.features, 8);
+          const row = st.features ?? eng.buf.subarray(st.row * eng.width, (st.row + 1) * eng.width);
+          contributions = eng.detector.explain(row, 8);
           sensors = explainSensors(eng, contributions);
         } catch {
           // An explanation is a courtesy: the alarm stands without one.
@@ -583,6 +616,7 @@ export function createScorer(model: RunModel | LiveModel, opts: ScorerOptions): 
       }
       results[i] = { kind: 'scored', item: st.item, eventId: st.eventId, device: st.device, time: st.time, values: st.values, score, threshold: eng.threshold, runId: eng.runId, anomaly, alarm, raised, contributions, sensors };
     }
+    for (const e of scored.keys()) e.rows = 0;
     return results;
   }
 

@@ -18,6 +18,8 @@ import { batchTransfer, importStates, kindsOf, noScorer, prepareBatch, scoreBatc
 export type StateLoader = (keys: string[]) => Promise<Map<string, string>>;
 
 export interface ScoringEngine {
+  /** Resolves once the engine can score (a worker has started and loaded the model). */
+  ready(): Promise<void>;
   /** A fresh scorer under `key` (replacing any scorer of that key). */
   open(key: string): Promise<void>;
   /** Forget a scorer. */
@@ -40,6 +42,10 @@ export class InlineScoring implements ScoringEngine {
     private readonly model: LiveModel,
     private readonly options: ScorerOptions,
   ) {}
+
+  async ready(): Promise<void> {
+    createScorer(this.model, this.options);
+  }
 
   private of(key: string): Scorer {
     const s = this.scorers.get(key);
@@ -89,6 +95,7 @@ export class InlineScoring implements ScoringEngine {
 }
 
 export type ScoringRequest =
+  | { type: 'ping'; id: number }
   | { type: 'open'; id: number; key: string }
   | { type: 'drop'; key: string }
   | { type: 'seed'; key: string; ids: string[] }
@@ -178,6 +185,10 @@ export class WorkerScoring implements ScoringEngine {
       this.waiting.set(req.id, { resolve, reject, load });
       w.postMessage(req, transfer);
     });
+  }
+
+  async ready(): Promise<void> {
+    await this.call({ type: 'ping', id: this.nextId++ });
   }
 
   async open(key: string): Promise<void> {
