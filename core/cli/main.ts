@@ -56,6 +56,7 @@ commands:
                           publish rows as JSON events to an event hub (demo/test tool)
   stream --connection STRING --model RUN_ID|NAME@ALIAS [--consumer-group G] [--table NAME]
          [--start checkpoint|earliest|latest] [--alarm K/N] [--dedupe-field F] [--metrics-port P]
+         [--memory-budget MIB|none]
                           score an event hub live into the workspace until SIGTERM
 
 common options:

@@ -157,6 +157,15 @@ export interface PipelineOptions {
   onStats?: (s: StreamStatus) => void;
   /** Called per raised alarm, at most 50 per second. */
   onAlert?: (a: StreamAlert) => void;
+  /**
+   * DuckDB memory the stream may add to what the workspace used when it started, MiB; null: no
+   * cap. DuckDB keeps the blocks it writes cached until its memory limit (80% of RAM by default),
+   * so without a cap a stream left running grows the process by what it stores. While streams
+   * run, the workspace's limit is their largest cap (other work in the engine spills sooner).
+   * Default 48: three times what DuckDB holds uncheckpointed at most (wal_autocheckpoint, 16 MiB).
+   * Not applied to in-memory workspaces.
+   */
+  memoryBudgetMb?: number | null;
   /** Score in a worker thread (default) or on the engine's event loop. */
   scoreInWorker?: boolean;
   /** Called per stored scored event with its end-to-end latency, ms (benchmarks). */
@@ -265,6 +274,9 @@ const OWNER_CHECK_MS = 2000;
  */
 const MAX_INFLIGHT = 8;
 
+/** Default DuckDB memory budget of a stream above the workspace's use at its start, MiB (see PipelineOptions). */
+const MEMORY_BUDGET_MB = 48;
+
 /** How often the owned partitions' last enqueued sequence numbers are read, s. */
 const ENQUEUED_POLL_S = 2;
 
@@ -318,6 +330,7 @@ export class StreamPipeline {
   /** Value-column index of each sensor (for the charts' rings). */
   private sensorCols: number[] = [];
   private scoring: ScoringEngine | null = null;
+  private releaseMemory: (() => Promise<void>) | null = null;
   private scorerSerial = 0;
   private ownerId = '';
   private defaultThreshold = NaN;
@@ -403,6 +416,11 @@ export class StreamPipeline {
     this.partitionIds = await probeHub(this.opts.connectionString, this.opts.eventHubName, this.consumerGroup);
     this.key = { fullyQualifiedNamespace: client.fullyQualifiedNamespace, eventHubName: client.eventHubName, consumerGroup: this.consumerGroup };
     await prepareTables(ws, this.key, this.layout, this.opts.model.runId);
+    const budget = this.opts.memoryBudgetMb === undefined ? MEMORY_BUDGET_MB : this.opts.memoryBudgetMb;
+    if (budget !== null && ws.path !== ':memory:') {
+      if (!(budget > 0)) throw new WorkbenchError('INVALID_ARGUMENT', `memoryBudgetMb must be a positive number of MiB or null, got ${String(budget)}`);
+      this.releaseMemory = await ws.holdMemoryLimit((await ws.memoryUsage()) + budget * 1048576);
+    }
     const existing = await this.store.positions(this.key.fullyQualifiedNamespace, this.key.eventHubName, this.key.consumerGroup);
     if (start === 'earliest' && existing.length) {
       throw new WorkbenchError('INVALID_ARGUMENT', `consumer group '${this.consumerGroup}' already has checkpoints in this workspace; start from 'checkpoint' to resume, or use another consumer group to read from the start`);
@@ -496,7 +514,7 @@ export class StreamPipeline {
       processedSeq: readSeq,
       processedOffset: null,
       readSeq,
-      lastSnapshotAt: 0,
+      lastSnapshotAt: Date.now(),
       lastEnqueued: null,
       lost: false,
       queuedSeq: readSeq,
@@ -775,6 +793,8 @@ export class StreamPipeline {
     this.writer = null;
     await this.scoring?.close().catch(() => undefined);
     this.scoring = null;
+    await this.releaseMemory?.().catch(() => undefined);
+    this.releaseMemory = null;
     this.store?.close();
     this.store = null;
   }

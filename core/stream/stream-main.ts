@@ -37,6 +37,8 @@ export interface StreamArgs {
   dedupeField?: string;
   unknownDevices?: 'accept' | 'dead-letter';
   maxBatchSize?: number;
+  /** DuckDB memory the stream may add (MiB), or null for no cap. */
+  memoryBudgetMb?: number | null;
   metricsPort?: number;
   json: boolean;
 }
@@ -93,6 +95,13 @@ export function parseStreamArgs(argv: string[], env: NodeJS.ProcessEnv = process
         break;
       }
       case '--max-batch': a.maxBatchSize = Number(value(argv, i++, f)); break;
+      case '--memory-budget': {
+        const v = value(argv, i++, f);
+        const n = Number(v);
+        if (v !== 'none' && !(Number.isFinite(n) && n > 0)) throw new WorkbenchError('INVALID_ARGUMENT', '--memory-budget needs MiB (DuckDB memory the stream may add) or none');
+        a.memoryBudgetMb = v === 'none' ? null : n;
+        break;
+      }
       case '--metrics-port': {
         const v = Number(value(argv, i++, f));
         if (!Number.isInteger(v) || v < 0 || v > 65535) throw new WorkbenchError('INVALID_ARGUMENT', '--metrics-port needs a port number (0 = any free port)');
@@ -152,6 +161,7 @@ export async function runStream(argv: string[]): Promise<void> {
       dedupeField: args.dedupeField ?? null,
       table: args.table,
       maxBatchSize: args.maxBatchSize,
+      memoryBudgetMb: args.memoryBudgetMb,
       log,
       onStats: (s) => {
         if (args.json) process.stdout.write(JSON.stringify({ event: 'stats', ...s }) + '\n');

@@ -61,6 +61,9 @@ export function defaultWorkspacePath(): string {
 
 export class Workspace {
   private closed = false;
+  /** Active memory caps (see holdMemoryLimit) and the limit to restore when none is left. */
+  private readonly memoryCaps: number[] = [];
+  private memoryDefault: string | null = null;
 
   private constructor(
     readonly path: string,
@@ -126,6 +129,50 @@ export class Workspace {
   async run(sql: string, params?: Record<string, DuckDBValue> | DuckDBValue[]): Promise<void> {
     this.assertOpen();
     await this.main.run(sql, params);
+  }
+
+  /** Bytes DuckDB holds now (its buffer pool: cached table blocks, uncommitted data, query state). */
+  async memoryUsage(): Promise<number> {
+    const rows = await this.query('SELECT sum(memory_usage_bytes) AS b FROM duckdb_memory()');
+    return Number(rows[0]?.b ?? 0);
+  }
+
+  /**
+   * Cap DuckDB's memory (its \`memory_limit\`) until the returned function is called. DuckDB keeps
+   * table blocks cached until it reaches its limit (by default 80% of RAM), so a long-running
+   * writer would otherwise grow the process by what it writes. With several holders the largest
+   * cap applies; the limit in force before the first one comes back after the last one. A cap
+   * DuckDB cannot honour (more memory pinned than it allows) is skipped.
+   */
+  async holdMemoryLimit(bytes: number): Promise<() => Promise<void>> {
+    this.assertOpen();
+    if (this.memoryCaps.length === 0) this.memoryDefault = String((await this.query(`SELECT current_setting('memory_limit') AS v`))[0]!.v);
+    this.memoryCaps.push(bytes);
+    await this.applyMemoryLimit();
+    let released = false;
+    return async () => {
+      if (released) return;
+      released = true;
+      this.memoryCaps.splice(this.memoryCaps.indexOf(bytes), 1);
+      await this.applyMemoryLimit();
+    };
+  }
+
+  private async applyMemoryLimit(): Promise<void> {
+    if (this.closed) return;
+    try {
+      if (this.memoryCaps.length) {
+        await this.main.run(`SET memory_limit = '${Math.ceil(Math.max(...this.memoryCaps) / 1048576)}MiB'`);
+      } else if (this.memoryDefault !== null) {
+        // DuckDB shows the limit rounded: RESET restores the default exactly; a limit set by
+        // someone else comes back as shown.
+        await this.main.run('RESET memory_limit');
+        const now = String((await this.query(`SELECT current_setting('memory_limit') AS v`))[0]!.v);
+        if (now !== this.memoryDefault) await this.main.run(`SET memory_limit = ${lit(this.memoryDefault)}`);
+      }
+    } catch {
+      // More memory is in use than the cap allows: keep the limit in force.
+    }
   }
 
   async getMeta(key: string): Promise<string | null> {

@@ -174,6 +174,26 @@ describe('stored positions (the writer of the live pipeline)', () => {
   });
 });
 
+describe('the memory cap of running streams', () => {
+  it('applies the largest cap while held and restores the limit after the last release', async () => {
+    const limit = async (): Promise<string> => String((await ws.query(`SELECT current_setting('memory_limit') AS v`))[0]!.v);
+    const before = await limit();
+    const r1 = await ws.holdMemoryLimit(200 * 1048576);
+    expect(await limit()).toBe('200.0 MiB');
+    const r2 = await ws.holdMemoryLimit(300 * 1048576);
+    expect(await limit()).toBe('300.0 MiB');
+    await r2();
+    await r2();
+    expect(await limit()).toBe('200.0 MiB');
+    // Under the cap DuckDB evicts cached table blocks instead of growing.
+    await ws.run('CREATE TABLE capped AS SELECT range AS i, random() AS x, md5(range::VARCHAR) AS s FROM range(3000000)');
+    await ws.run('CHECKPOINT');
+    expect(await ws.memoryUsage()).toBeLessThanOrEqual(200 * 1048576);
+    await r1();
+    expect(await limit()).toBe(before);
+  });
+});
+
 describe('two SDK consumers sharing one consumer group', () => {
   it('split the partitions between them and read every event exactly once', async () => {
     const server = await LocalEventHubServer.start({ partitions: 4 });

@@ -77,6 +77,8 @@ describe('dead letters through the stream API', () => {
     const alerts: StreamAlert[] = [];
     const offStats = wb.events.on('stream.stats', (s) => stats.push(s));
     const offAlert = wb.events.on('stream.alert', (a) => alerts.push(a));
+    const limit = async (): Promise<string> => String((await wb.workspace.query(`SELECT current_setting('memory_limit') AS v`))[0]!.v);
+    const before = await limit();
     const { subscriptionId } = await wb.api['stream.start']({
       connectionString: server.connectionString,
       model: runId,
@@ -86,6 +88,9 @@ describe('dead letters through the stream API', () => {
       dedupeField: 'event_id',
       unknownDevices: 'dead-letter',
     });
+    // While the stream runs, DuckDB's memory is capped (its cached blocks would grow with the table).
+    expect(await limit()).not.toBe(before);
+    expect(await limit()).toMatch(/MiB$/);
     const producer = new EventHubProducerClient(server.connectionString, { retryOptions: TUNED_RETRY });
     try {
       const good = (id: string, extra: Record<string, unknown> = {}): EventData => ({ body: { event_id: id, ...reading('dev-0001', extra) }, properties: { event_id: id } });
@@ -165,6 +170,7 @@ describe('dead letters through the stream API', () => {
       await producer.close();
       const final = await wb.api['stream.stop']({ subscriptionId });
       expect(final.state).toBe('stopped');
+      expect(await limit()).toBe(before);
     }
   }, 120_000);
 
