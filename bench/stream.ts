@@ -11,7 +11,8 @@
  * 2. live: a fixed-rate producer per rate; achieved rate and end-to-end latency (enqueued in the
  *    hub → scored and stored) of the events sent after the first 3 s (warm-up: subscription
  *    start, JIT), wherever they are stored.
- * 3. soak: RSS every 10 s at a fixed rate.
+ * 3. soak: RSS every 10 s at a fixed rate; growth from the first sample at or after a warm-up of
+ *    min(60 s, a quarter of the run) to the largest later one, and from the very first sample.
  * Prints figures; asserts nothing (timings depend on the machine).
  * BENCH_WAL=1GB (any DuckDB size) sets wal_autocheckpoint on the workspace, to show what DuckDB's
  * automatic checkpoints (default every 16 MB of WAL) do to the latency tail.
