@@ -395,6 +395,10 @@ export class StreamPipeline {
 
   private async connect(start: StartPosition, maxBatch: number): Promise<void> {
     const ws = this.opts.workspace;
+    this.scoring = this.opts.scoreInWorker === false ? new InlineScoring(this.opts.model.live, this.scorerOptions) : new WorkerScoring(this.opts.model.live, this.scorerOptions);
+    const scoringReady = this.scoring.ready();
+    // Awaited below; a failure meanwhile must not surface as an unhandled rejection.
+    scoringReady.catch(() => undefined);
     const ownerId = this.opts.ownerId ?? defaultOwnerId(ws);
     this.ownerId = ownerId;
     this.store = await WorkspaceCheckpointStore.open(ws);
@@ -429,10 +433,10 @@ export class StreamPipeline {
     this.baseTotals = await tableTotals(ws, this.layout);
     for (const p of existing) this.lastKnown.set(p.partitionId, { stored: p.storedSequenceNumber, enqueued: null });
     this.writer = await Writer.open(ws, this.key, this.layout, (err) => this.noteError(err, 'storing results failed, retrying'));
-    this.scoring = this.opts.scoreInWorker === false ? new InlineScoring(this.opts.model.live, this.scorerOptions) : new WorkerScoring(this.opts.model.live, this.scorerOptions);
-    // Start the worker now: partitions are claimed one after the other, each waiting for its
-    // initialization, so a worker starting at the first claim would delay them all.
-    await this.scoring.ready();
+    // The worker started loading at the beginning of connect: partitions are claimed one after
+    // the other, each waiting for its initialization, so a worker starting at the first claim
+    // would delay them all.
+    await scoringReady;
     // Our own claims from a previous run of this process are stale: free them so we take them back now.
     await this.store.abandon(this.key.fullyQualifiedNamespace, this.key.eventHubName, this.key.consumerGroup, ownerId);
     this.subscription = client.subscribe(
