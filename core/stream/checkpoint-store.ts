@@ -81,6 +81,8 @@ function num(v: DuckDBValue | undefined): number {
 export class WorkspaceCheckpointStore implements CheckpointStore {
   private readonly serial = new Serial();
   private closed = false;
+  /** The positions listCheckpoints read last, per consumer group, and when. */
+  private readonly lastRead = new Map<string, { at: number; positions: PartitionPositions[] }>();
 
   private constructor(private readonly con: DuckDBConnection) {}
 
@@ -140,7 +142,9 @@ export class WorkspaceCheckpointStore implements CheckpointStore {
   }
 
   async listCheckpoints(fullyQualifiedNamespace: string, eventHubName: string, consumerGroup: string): Promise<Checkpoint[]> {
-    return (await this.positions(fullyQualifiedNamespace, eventHubName, consumerGroup)).map((p) => ({
+    const positions = await this.positions(fullyQualifiedNamespace, eventHubName, consumerGroup);
+    this.lastRead.set(JSON.stringify([fullyQualifiedNamespace, eventHubName, consumerGroup]), { at: Date.now(), positions });
+    return positions.map((p) => ({
       fullyQualifiedNamespace,
       eventHubName,
       consumerGroup,
@@ -162,6 +166,16 @@ export class WorkspaceCheckpointStore implements CheckpointStore {
       this.assertOpen();
       await this.con.run(upsertCheckpointSql(1), checkpointParams([{ ...checkpoint, storedSequenceNumber: checkpoint.sequenceNumber }], checkpoint));
     });
+  }
+
+  /**
+   * The positions the SDK read through listCheckpoints at most `maxAgeMs` ago (it reads them right
+   * before initializing a partition it claimed), or null. As current as reading them again: a
+   * position can move on between any read and the first commit, which the writer detects.
+   */
+  recentPositions(fullyQualifiedNamespace: string, eventHubName: string, consumerGroup: string, maxAgeMs: number): PartitionPositions[] | null {
+    const r = this.lastRead.get(JSON.stringify([fullyQualifiedNamespace, eventHubName, consumerGroup]));
+    return r && Date.now() - r.at <= maxAgeMs ? r.positions : null;
   }
 
   /** Both positions of every partition of a consumer group that has a checkpoint. */

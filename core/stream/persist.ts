@@ -239,6 +239,8 @@ export class Writer {
   static async open(ws: Workspace, key: GroupKey, layout: TableLayout, onError: (err: unknown) => void, opts: { minIntervalMs?: number } = {}): Promise<Writer> {
     const w = new Writer(await ws.connect(), key, layout, onError);
     w.minIntervalMs = opts.minIntervalMs ?? MIN_COMMIT_INTERVAL_MS;
+    // Now rather than at the first commit, when the event loop is busy with the first batches.
+    await w.serial.run(() => w.ensureAppenders());
     return w;
   }
 

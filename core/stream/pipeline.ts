@@ -503,7 +503,12 @@ export class StreamPipeline {
 
   private async initPartition(ctx: PartitionContext): Promise<void> {
     const id = ctx.partitionId;
-    const pos = (await this.store!.positions(ctx.fullyQualifiedNamespace, ctx.eventHubName, ctx.consumerGroup)).find((p) => p.partitionId === id);
+    // The SDK read the positions an instant ago to start the partition: reuse them (one round trip
+    // less per partition; partitions are started one after the other).
+    const positions =
+      this.store!.recentPositions(ctx.fullyQualifiedNamespace, ctx.eventHubName, ctx.consumerGroup, 1000) ??
+      (await this.store!.positions(ctx.fullyQualifiedNamespace, ctx.eventHubName, ctx.consumerGroup));
+    const pos = positions.find((p) => p.partitionId === id);
     const scorerKey = `${id}#${++this.scorerSerial}`;
     await this.scoring!.open(scorerKey);
     const readSeq = pos?.sequenceNumber ?? -1;
