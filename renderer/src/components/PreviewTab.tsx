@@ -5,7 +5,7 @@ import { call } from '../api/client.ts';
 import { formatCount, isNumericType } from '../format.ts';
 import { usePagedRows, type LoadedPage, type PageLoader } from './use-paged-rows.ts';
 import { VirtualTable, type VTColumn } from './VirtualTable.tsx';
-import { ErrorBox } from './Notices.tsx';
+import { usePageErrorOverlay } from './PageErrorOverlay.tsx';
 
 const PAGE = 500;
 /** Rough glyph widths of the 12 px table font, to size columns without measuring text. */
@@ -57,18 +57,7 @@ export function PreviewTab({ dataset }: { dataset: DatasetInfo }) {
     [request],
   );
 
-  const overlay = useMemo(
-    () =>
-      paged.error !== null ? (
-        <div className="overlay-card">
-          <ErrorBox title="Could not load rows" error={paged.error} testId="preview-error" />
-          <button type="button" className="btn" onClick={paged.retry}>
-            Retry
-          </button>
-        </div>
-      ) : undefined,
-    [paged.error, paged.retry],
-  );
+  const overlay = usePageErrorOverlay(paged, 'Could not load rows', 'preview-error');
 
   return (
     <div className="tab-fill">

@@ -5,7 +5,7 @@ import { call } from '../api/client.ts';
 import { baseName, formatCount } from '../format.ts';
 import { usePagedRows, type Cell, type PageLoader } from './use-paged-rows.ts';
 import { VirtualTable, defaultCellContent, type VTColumn } from './VirtualTable.tsx';
-import { ErrorBox } from './Notices.tsx';
+import { usePageErrorOverlay } from './PageErrorOverlay.tsx';
 import { contentKey } from './PreviewTab.tsx';
 
 const PAGE = 500;
@@ -59,18 +59,7 @@ export function RejectsTab({ dataset }: { dataset: DatasetInfo }) {
     [],
   );
 
-  const overlay = useMemo(
-    () =>
-      paged.error !== null ? (
-        <div className="overlay-card">
-          <ErrorBox title="Could not load rejects" error={paged.error} testId="rejects-error" />
-          <button type="button" className="btn" onClick={paged.retry}>
-            Retry
-          </button>
-        </div>
-      ) : undefined,
-    [paged.error, paged.retry],
-  );
+  const overlay = usePageErrorOverlay(paged, 'Could not load rejects', 'rejects-error');
 
   if (dataset.rejectCount === 0) {
     return (

@@ -8,7 +8,7 @@ import { useCallback, useEffect, useMemo, useRef, useState, type MouseEvent, typ
 import type { DatasetInfo } from '../../../../core/data/api.ts';
 import type { TripPreset, TripsRequest } from '../../../../core/explore/api.ts';
 import { call } from '../../api/client.ts';
-import { ErrorBox } from '../../components/Notices.tsx';
+import { usePageErrorOverlay } from '../../components/PageErrorOverlay.tsx';
 import { usePagedRows, type Cell, type PageLoader } from '../../components/use-paged-rows.ts';
 import { defaultCellContent, VirtualTable, type VTColumn } from '../../components/VirtualTable.tsx';
 import { formatCount } from '../../format.ts';
@@ -138,6 +138,7 @@ export function TripsTab({ dataset, onOpen }: { dataset: DatasetInfo; onOpen(t: 
     [query, resetKey],
   );
   const paged = usePagedRows(loader, PAGE, resetKey);
+  const overlay = usePageErrorOverlay(paged, 'Could not load trips', 'trips-error');
   const request = paged.request;
   // The table asks for rows only once it knows a total: fetch the first page to learn it.
   useEffect(() => {
@@ -272,16 +273,7 @@ export function TripsTab({ dataset, onOpen }: { dataset: DatasetInfo; onOpen(t: 
           rowNumbers
           emptyText={shownMeta ? `No ${unit}s match${search.trim() ? ` “${search.trim()}”` : ''}${minLabelled > 0 ? ` with at least ${minLabelled} labelled rows` : ''}.` : 'Summarising…'}
           renderCell={(v, _r, c) => renderValue(colNames[c] ?? '', v, roles)}
-          overlay={
-            paged.error !== null ? (
-              <div className="overlay-card">
-                <ErrorBox title="Could not load trips" error={paged.error} testId="trips-error" />
-                <button type="button" className="btn" onClick={paged.retry}>
-                  Retry
-                </button>
-              </div>
-            ) : undefined
-          }
+          overlay={overlay}
         />
       </div>
     </div>
