@@ -4,13 +4,15 @@
  * over time of every run on the same device, and — over all runs of the
  * experiment — a parallel-coordinates plot and a metric-vs-param scatter.
  */
-import { useEffect, useMemo, useState } from 'react';
+import { useEffect, useMemo, useState, type ReactNode } from 'react';
 import type { Data, Layout } from 'plotly.js-dist-min';
 import type { RunInfo, ScoreSeries } from '../../../../core/experiments/api.ts';
 import { call } from '../../api/client.ts';
+import { seriesColor } from '../../components/charts/chart-theme.ts';
 import { ErrorBox } from '../../components/Notices.tsx';
 import { asEvaluation, prFigure, rocFigure, scoreSeriesFigure, type Evaluation } from '../models/charts.ts';
 import { runHash } from '../models/links.ts';
+import { ChartPanel, InlineSelect } from '../models/ChartPanel.tsx';
 import { canDrawWebglTraces, Plot, SERIES_COLORS } from '../models/Plot.tsx';
 import { formatMetricOf, formatParam, LOWER_IS_BETTER, metricLabel, metricNames, metricOf, parentKind } from '../models/run-format.ts';
 
@@ -22,10 +24,31 @@ function RunChips({ runs }: { runs: RunInfo[] }) {
   return (
     <div className="compare-chips">
       {runs.map((r, i) => (
-        <a key={r.id} href={runHash(r.id)} className="compare-chip" style={{ borderLeftColor: SERIES_COLORS[i % SERIES_COLORS.length] }} data-testid="compare-chip">
+        <a key={r.id} href={runHash(r.id)} className="compare-chip" style={{ borderLeftColor: seriesColor(i) }} data-testid="compare-chip">
           {r.name}
         </a>
       ))}
+    </div>
+  );
+}
+
+/** A table with a column per run, headed by the run's name over its series colour; `numeric` right-aligns the run columns. */
+function CompareTable({ runs, corner, numeric, children }: { runs: RunInfo[]; corner: string; numeric?: boolean; children: ReactNode }) {
+  return (
+    <div className="table-scroll compare-scroll">
+      <table className="grid compare-table">
+        <thead>
+          <tr>
+            <th>{corner}</th>
+            {runs.map((r, i) => (
+              <th key={r.id} className={numeric ? 'num' : undefined} style={{ borderTop: `3px solid ${seriesColor(i)}` }}>
+                {r.name}
+              </th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>{children}</tbody>
+      </table>
     </div>
   );
 }
@@ -46,32 +69,18 @@ function ParamsTable({ runs }: { runs: RunInfo[] }) {
           only differences
         </label>
       </div>
-      <div className="table-scroll compare-scroll">
-        <table className="grid compare-table">
-          <thead>
-            <tr>
-              <th>param</th>
-              {runs.map((r, i) => (
-                <th key={r.id} style={{ borderTop: `3px solid ${SERIES_COLORS[i % SERIES_COLORS.length]}` }}>
-                  {r.name}
-                </th>
-              ))}
-            </tr>
-          </thead>
-          <tbody>
-            {shown.map((k) => (
-              <tr key={k} className={differs(k) ? 'differs' : ''} data-testid={differs(k) ? 'param-diff-row' : 'param-row'}>
-                <td className="mono muted">{k}</td>
-                {runs.map((r) => (
-                  <td key={r.id} className="mono">
-                    {formatParam(r.params[k])}
-                  </td>
-                ))}
-              </tr>
+      <CompareTable runs={runs} corner="param">
+        {shown.map((k) => (
+          <tr key={k} className={differs(k) ? 'differs' : ''} data-testid={differs(k) ? 'param-diff-row' : 'param-row'}>
+            <td className="mono muted">{k}</td>
+            {runs.map((r) => (
+              <td key={r.id} className="mono">
+                {formatParam(r.params[k])}
+              </td>
             ))}
-          </tbody>
-        </table>
-      </div>
+          </tr>
+        ))}
+      </CompareTable>
     </section>
   );
 }
@@ -84,38 +93,24 @@ function MetricsTable({ runs }: { runs: RunInfo[] }) {
         <h2>Metrics</h2>
         <span className="hint">best of each quality metric in bold</span>
       </div>
-      <div className="table-scroll compare-scroll">
-        <table className="grid compare-table">
-          <thead>
-            <tr>
-              <th>metric</th>
+      <CompareTable runs={runs} corner="metric" numeric>
+        {names.map((m) => {
+          const vals = runs.map((r) => metricOf(r, m)?.value ?? Number.NaN);
+          const finite = vals.filter(Number.isFinite);
+          // Only quality metrics have a "best"; counts and thresholds are just different.
+          const best = finite.length > 1 && QUALITY.has(m) ? (LOWER_IS_BETTER.has(m) ? Math.min(...finite) : Math.max(...finite)) : Number.NaN;
+          return (
+            <tr key={m}>
+              <td>{metricLabel(m)}</td>
               {runs.map((r, i) => (
-                <th key={r.id} className="num" style={{ borderTop: `3px solid ${SERIES_COLORS[i % SERIES_COLORS.length]}` }}>
-                  {r.name}
-                </th>
+                <td key={r.id} className={`num${vals[i] === best && new Set(finite).size > 1 ? ' best-cell' : ''}`}>
+                  {formatMetricOf(r, m)}
+                </td>
               ))}
             </tr>
-          </thead>
-          <tbody>
-            {names.map((m) => {
-              const vals = runs.map((r) => metricOf(r, m)?.value ?? Number.NaN);
-              const finite = vals.filter(Number.isFinite);
-              // Only quality metrics have a "best"; counts and thresholds are just different.
-              const best = finite.length > 1 && QUALITY.has(m) ? (LOWER_IS_BETTER.has(m) ? Math.min(...finite) : Math.max(...finite)) : Number.NaN;
-              return (
-                <tr key={m}>
-                  <td>{metricLabel(m)}</td>
-                  {runs.map((r, i) => (
-                    <td key={r.id} className={`num${vals[i] === best && new Set(finite).size > 1 ? ' best-cell' : ''}`}>
-                      {formatMetricOf(r, m)}
-                    </td>
-                  ))}
-                </tr>
-              );
-            })}
-          </tbody>
-        </table>
-      </div>
+          );
+        })}
+      </CompareTable>
     </section>
   );
 }
@@ -142,18 +137,8 @@ function Curves({ runs }: { runs: RunInfo[] }) {
   const missing = runs.filter((r) => evals.has(r.id) && !evals.get(r.id)?.roc);
   return (
     <>
-      <section className="panel chart-panel" data-testid="compare-roc">
-        <div className="panel-head">
-          <h2>ROC curves</h2>
-        </div>
-        <Plot data={roc.data} layout={roc.layout} height={300} testId="compare-roc-chart" />
-      </section>
-      <section className="panel chart-panel" data-testid="compare-pr">
-        <div className="panel-head">
-          <h2>Precision–recall curves</h2>
-        </div>
-        <Plot data={pr.data} layout={pr.layout} height={300} testId="compare-pr-chart" />
-      </section>
+      <ChartPanel title="ROC curves" figure={roc} height={300} testId="compare-roc" chartTestId="compare-roc-chart" />
+      <ChartPanel title="Precision–recall curves" figure={pr} height={300} testId="compare-pr" chartTestId="compare-pr-chart" />
       {missing.length > 0 && <div className="hint span-all">No curves for {missing.map((r) => r.name).join(', ')} (parent runs, unlabelled or unfinished runs have none).</div>}
     </>
   );
@@ -189,16 +174,7 @@ function AlignedScores({ runs }: { runs: RunInfo[] }) {
         <h2>Score over time, same device</h2>
         <span className="hint">test rows; dashed lines are each run's threshold</span>
         <span className="spacer" />
-        <label className="mx-inline">
-          Device
-          <select value={series[0]?.s.device ?? ''} onChange={(e) => setDevice(e.target.value)} data-testid="compare-device">
-            {devices.map((d) => (
-              <option key={d} value={d}>
-                {d}
-              </option>
-            ))}
-          </select>
-        </label>
+        <InlineSelect label="Device" value={series[0]?.s.device ?? ''} options={devices} onChange={setDevice} testId="compare-device" />
       </div>
       {error !== null && <ErrorBox title="No score series" error={error} />}
       {series.length > 0 && <Plot data={fig.data} layout={fig.layout} height={300} testId="compare-scores-chart" />}
@@ -338,26 +314,8 @@ function ScatterExplorer({ runs, selected }: { runs: RunInfo[]; selected: Set<st
       <div className="panel-head">
         <h2>Metric vs parameter</h2>
         <span className="spacer" />
-        <label className="mx-inline">
-          Metric
-          <select value={m} onChange={(e) => setMetric(e.target.value)} data-testid="scatter-metric">
-            {metrics.map((x) => (
-              <option key={x} value={x}>
-                {metricLabel(x)}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label className="mx-inline">
-          Parameter
-          <select value={p ?? ''} onChange={(e) => setParam(e.target.value)} data-testid="scatter-param">
-            {params.map((x) => (
-              <option key={x} value={x}>
-                {x}
-              </option>
-            ))}
-          </select>
-        </label>
+        <InlineSelect label="Metric" value={m} options={metrics} onChange={setMetric} testId="scatter-metric" optionText={metricLabel} />
+        <InlineSelect label="Parameter" value={p ?? ''} options={params} onChange={setParam} testId="scatter-param" />
       </div>
       {fig ? <Plot data={fig.data} layout={fig.layout} height={300} testId="scatter-chart" /> : <div className="list-empty">No parameter varies across the finished runs yet.</div>}
     </section>

@@ -12,6 +12,7 @@ import { ErrorBox, useToasts } from '../../components/Notices.tsx';
 import { formatDateTime, formatDuration } from '../../format.ts';
 import { asEvaluation, histogramFigure, prFigure, rocFigure, scoreSeriesFigure, type Evaluation } from './charts.ts';
 import { experimentsHash, exploreHashAt, runHash } from './links.ts';
+import { ChartPanel, InlineSelect } from './ChartPanel.tsx';
 import { RunProgress } from './ModelsPage.tsx';
 import { Plot } from './Plot.tsx';
 import { formatMetric, formatMetricOf, formatMinutes, formatParam, isTemporal, KEY_METRICS, metricLabel, metricNames, metricParts, parentKind, statusClass } from './run-format.ts';
@@ -159,16 +160,7 @@ function ScoreOverTime({ run }: { run: RunInfo }) {
       <div className="panel-head">
         <h2>Score over time (test rows)</h2>
         <span className="spacer" />
-        <label className="mx-inline">
-          Device
-          <select value={series?.device ?? ''} onChange={(e) => setDevice(e.target.value)} data-testid="score-device">
-            {(series?.devices ?? []).map((d) => (
-              <option key={d} value={d}>
-                {d}
-              </option>
-            ))}
-          </select>
-        </label>
+        <InlineSelect label="Device" value={series?.device ?? ''} options={series?.devices ?? []} onChange={setDevice} testId="score-device" />
       </div>
       {error !== null && <ErrorBox title="No score series" error={error} />}
       {fig && <Plot data={fig.data} layout={fig.layout} height={280} testId="score-series-chart" />}
@@ -306,29 +298,12 @@ function Charts({ run, ev }: { run: RunInfo; ev: Evaluation }) {
     <div className="chart-grid">
       <ScoreOverTime run={run} />
       {roc ? (
-        <section className="panel chart-panel" data-testid="roc-panel">
-          <div className="panel-head">
-            <h2>ROC curve</h2>
-          </div>
-          <Plot data={roc.data} layout={roc.layout} height={260} testId="roc-chart" />
-        </section>
+        <ChartPanel title="ROC curve" figure={roc} height={260} testId="roc-panel" chartTestId="roc-chart" />
       ) : (
         <section className="panel chart-panel list-empty">No ROC curve: the run had no labelled test rows (or only one class).</section>
       )}
-      {pr && (
-        <section className="panel chart-panel" data-testid="pr-panel">
-          <div className="panel-head">
-            <h2>Precision–recall curve</h2>
-          </div>
-          <Plot data={pr.data} layout={pr.layout} height={260} testId="pr-chart" />
-        </section>
-      )}
-      <section className="panel chart-panel" data-testid="histogram-panel">
-        <div className="panel-head">
-          <h2>Score distribution</h2>
-        </div>
-        <Plot data={hist.data} layout={hist.layout} height={260} testId="histogram-chart" />
-      </section>
+      {pr && <ChartPanel title="Precision–recall curve" figure={pr} height={260} testId="pr-panel" chartTestId="pr-chart" />}
+      <ChartPanel title="Score distribution" figure={hist} height={260} testId="histogram-panel" chartTestId="histogram-chart" />
       <section className="panel chart-panel" data-testid="confusion-panel">
         <div className="panel-head">
           <h2>Confusion at the threshold</h2>

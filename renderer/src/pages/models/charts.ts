@@ -4,6 +4,7 @@
  */
 import type { Data, Layout, Shape } from 'plotly.js-dist-min';
 import type { ScoreSeries } from '../../../../core/experiments/api.ts';
+import { seriesColor } from '../../components/charts/chart-theme.ts';
 import { SERIES_COLORS } from './Plot.tsx';
 
 export interface Curve {
@@ -63,7 +64,7 @@ export function rocFigure(curves: NamedCurve[]): Figure {
     x: c.curve.x,
     y: c.curve.y,
     name: `${c.name} (AUC ${auc(c.area)})`,
-    line: { color: SERIES_COLORS[i % SERIES_COLORS.length], width: 2, shape: 'hv' },
+    line: { color: seriesColor(i), width: 2, shape: 'hv' },
     hovertemplate: 'FPR %{x:.3f}<br>TPR %{y:.3f}<extra></extra>',
   }));
   data.push({ type: 'scatter', mode: 'lines', x: [0, 1], y: [0, 1], name: 'chance', line: { color: '#9aa1ad', dash: 'dot', width: 1 }, hoverinfo: 'skip', showlegend: false });
@@ -84,7 +85,7 @@ export function prFigure(curves: NamedCurve[], baseRate?: number): Figure {
     x: c.curve.x,
     y: c.curve.y,
     name: `${c.name} (AP ${auc(c.area)})`,
-    line: { color: SERIES_COLORS[i % SERIES_COLORS.length], width: 2 },
+    line: { color: seriesColor(i), width: 2 },
     hovertemplate: 'recall %{x:.3f}<br>precision %{y:.3f}<extra></extra>',
   }));
   const shapes: Partial<Shape>[] = [];
@@ -164,7 +165,7 @@ export function scoreSeriesFigure(list: NamedSeries[]): Figure {
   const shapes: Partial<Shape>[] = [];
   const temporal = list[0]?.series.temporal ?? false;
   list.forEach(({ name, series }, i) => {
-    const color = SERIES_COLORS[i % SERIES_COLORS.length]!;
+    const color = seriesColor(i);
     const { x, y } = breakGaps(series.x, series.score);
     data.push({ type: 'scatter', mode: 'lines', x, y, name, connectgaps: false, line: { color, width: 1.2 } });
     shapes.push({ type: 'line', xref: 'paper', x0: 0, x1: 1, y0: series.threshold, y1: series.threshold, line: { color, width: 1.5, dash: 'dash' } });
