@@ -32,7 +32,7 @@ commands:
                           fleet overview, notable trips, column profile
   train --dataset D --detector NAME [--param k=v ...] [--recipe FILE] [--label COL|--no-label]
         [--split time:0.7|devices:0.2] [--threshold contamination:0.02|fixed:X|best-f1]
-        [--normal-only] [--eval-dataset D] [--experiment NAME] [--seed N] [--sustain K]
+        [--normal-only] [--eval-dataset D] [--experiment NAME] [--seed N] [--data-seed N] [--sustain K]
                           train an anomaly model; the run is recorded in the workspace
   runs [--experiment NAME]
                           list recorded runs with their metrics
@@ -272,6 +272,7 @@ async function cmdTrain(argv: string[]): Promise<void> {
     'eval-dataset': { type: 'string' },
     experiment: { type: 'string' },
     seed: { type: 'string' },
+    'data-seed': { type: 'string' },
     sustain: { type: 'string' },
     'failure-column': { type: 'string' },
     name: { type: 'string' },
@@ -305,6 +306,7 @@ async function cmdTrain(argv: string[]): Promise<void> {
       evalDataset: values['eval-dataset'],
       experiment: values.experiment,
       seed: values.seed === undefined ? undefined : Number(values.seed),
+      dataSeed: values['data-seed'] === undefined ? undefined : Number(values['data-seed']),
       leadTime: { sustain: values.sustain ? Number(values.sustain) : undefined, failureColumn: values['failure-column'] },
       runName: values.name,
     });

@@ -5,7 +5,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { WorkbenchError, serializeError } from '../api/errors.ts';
-import type { PerGroupRequest, SweepRequest, SweepSpace, TrainRequest } from '../models/api.ts';
+import type { PerGroupRequest, RepeatRequest, SweepRequest, SweepSpace, TrainRequest } from '../models/api.ts';
 import type { ParamValue } from '../models/detector.ts';
 import type { FeatureRecipe } from '../features/recipe.ts';
 import type { NormalizedTrainRequest, Trainer } from '../models/train.ts';
@@ -175,12 +175,53 @@ export class Orchestrator {
     return true;
   }
 
-  repeat(base: TrainRequest, seeds: number[]): Promise<{ parentId: string }> {
+  async repeat(req: RepeatRequest): Promise<{ parentId: string }> {
+    const { base, seeds } = req;
     if (!Array.isArray(seeds) || seeds.length < 2 || seeds.length > 100) throw new WorkbenchError('INVALID_ARGUMENT', 'repeats need 2 to 100 seeds');
-    return this.start(`${base.runName ?? base.detector} × ${seeds.length} seeds`, { ...base, seed: seeds[0] }, { repeats: seeds.length, seeds: seeds.join(',') }, async (p) => {
-      const kids = await this.runChildren(p, seeds.map((seed, i) => ({ ...base, seed, runName: `seed ${seed}`, tags: [...(base.tags ?? []), `repeat ${i + 1}`] })), availableParallelism());
-      return aggregateMetrics(kids);
-    });
+    if (!seeds.every((s) => Number.isSafeInteger(s))) throw new WorkbenchError('INVALID_ARGUMENT', 'seeds must be whole numbers');
+    if (new Set(seeds).size !== seeds.length) throw new WorkbenchError('INVALID_ARGUMENT', 'seeds must differ');
+    const varyData = req.varyData === true;
+    const dataSeed = base.dataSeed ?? seeds[0]!;
+    const requests = seeds.map((seed, i): TrainRequest => ({ ...base, seed, dataSeed: varyData ? seed : dataSeed, runName: `seed ${seed}`, tags: [...(base.tags ?? []), `repeat ${i + 1}`] }));
+    const plan = await this.plan(requests);
+    const extra = { repeats: seeds.length, seeds: seeds.join(','), 'repeat.vary_data': varyData };
+    return this.start(`${base.runName ?? base.detector} × ${seeds.length} seeds`, { ...base, seed: seeds[0]!, dataSeed: requests[0]!.dataSeed }, extra, async (p) => aggregateMetrics(await this.runShared(p, requests, plan, availableParallelism())));
+  }
+
+  /** Validate every child request before anything runs (a bad value fails the request, not child 7) and key it by the data it needs. */
+  private async plan(requests: TrainRequest[]): Promise<{ keys: string[]; norms: NormalizedTrainRequest[] }> {
+    const keys: string[] = [];
+    const norms: NormalizedTrainRequest[] = [];
+    for (const r of requests) {
+      const n = (await this.trainer.normalize(r)).norm;
+      norms.push(n);
+      keys.push(prepareKey(n));
+    }
+    return { keys, norms };
+  }
+
+  /**
+   * Run children so that those sharing their data (same recipe, split, data seed…) run back to back
+   * and share one preparation, held until the last of them ends; the rest of a child is one model worker.
+   */
+  private async runShared(p: Parent, requests: TrainRequest[], plan: { keys: string[]; norms: NormalizedTrainRequest[] }, workers: number): Promise<RunInfo[]> {
+    const { keys, norms } = plan;
+    const firstOf = new Map<string, number>();
+    keys.forEach((k, i) => firstOf.has(k) || firstOf.set(k, i));
+    const order = keys.map((_, i) => i).sort((a, b) => firstOf.get(keys[a]!)! - firstOf.get(keys[b]!)! || a - b);
+    const left = new Map<string, number>();
+    for (const k of keys) left.set(k, (left.get(k) ?? 0) + 1);
+    const holds = new Map([...firstOf.values()].map((i) => [keys[i]!, this.trainer.holdData(norms[i]!)]));
+    try {
+      return await this.runChildren(p, requests, workers, order, (i) => {
+        const k = keys[i]!;
+        const n = left.get(k)! - 1;
+        left.set(k, n);
+        if (n === 0) holds.get(k)!();
+      });
+    } finally {
+      for (const release of holds.values()) release();
+    }
   }
 
   async sweep(req: SweepRequest): Promise<{ parentId: string }> {
@@ -200,34 +241,9 @@ export class Orchestrator {
         runName: `trial ${i + 1}: ${Object.entries(t).map(([k, v]) => `${k}=${typeof v === 'number' ? Number(v.toPrecision(4)) : v}`).join(' ')}`,
       };
     });
-    // Validate every trial before anything runs, so a bad value fails the request, not trial 7.
-    const keys: string[] = [];
-    const norms: NormalizedTrainRequest[] = [];
-    for (const r of requests) {
-      const n = (await this.trainer.normalize(r)).norm;
-      norms.push(n);
-      keys.push(prepareKey(n));
-    }
-    // Trials that share their data (same recipe, split, seed) run back to back and share one
-    // preparation, held until the last of them ends; the rest of a trial is one model worker.
-    const firstOf = new Map<string, number>();
-    keys.forEach((k, i) => firstOf.has(k) || firstOf.set(k, i));
-    const order = keys.map((_, i) => i).sort((a, b) => firstOf.get(keys[a]!)! - firstOf.get(keys[b]!)! || a - b);
-    const left = new Map<string, number>();
-    for (const k of keys) left.set(k, (left.get(k) ?? 0) + 1);
+    const plan = await this.plan(requests);
     return this.start(`sweep (${req.mode}, ${trials.length} trials)`, req.base, { 'sweep.mode': req.mode, 'sweep.trials': trials.length, 'sweep.metric': metric, 'sweep.workers': workers, 'sweep.space': JSON.stringify(req.space) }, async (p) => {
-      const holds = new Map([...firstOf.values()].map((i) => [keys[i]!, this.trainer.holdData(norms[i]!)]));
-      let kids: RunInfo[];
-      try {
-        kids = await this.runChildren(p, requests, workers, order, (i) => {
-          const k = keys[i]!;
-          const n = left.get(k)! - 1;
-          left.set(k, n);
-          if (n === 0) holds.get(k)!();
-        });
-      } finally {
-        for (const release of holds.values()) release();
-      }
+      const kids = await this.runShared(p, requests, plan, workers);
       const scored = kids.filter((k) => k.status === 'finished' && typeof k.metrics[metric] === 'number');
       const agg = aggregateMetrics(kids);
       if (scored.length) {

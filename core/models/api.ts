@@ -43,6 +43,12 @@ export interface TrainRequest {
   experiment?: string;
   runName?: string;
   seed?: number;
+  /**
+   * Seed of the data: the devices held out (device split) and the training sample. Default: `seed`.
+   * Runs that differ only in `seed` but share `dataSeed` train and test on the same rows (and share
+   * one data preparation); repeats use this to vary only the model's randomness.
+   */
+  dataSeed?: number;
   tags?: string[];
   /** Most training rows fitted (a seeded sample above it); default 250,000. */
   maxTrainRows?: number;
@@ -54,6 +60,18 @@ export interface TrainRequest {
 
 /** Search space of a sweep: detector params by name, recipe knobs as recipe.window / recipe.span / recipe.lag. */
 export type SweepSpace = Record<string, ParamValue[] | { min: number; max: number; log?: boolean; int?: boolean }>;
+
+export interface RepeatRequest {
+  base: TrainRequest;
+  /** 2 to 100 seeds, one child run each. */
+  seeds: number[];
+  /**
+   * false (default): every child trains and is tested on the same rows (the data seed is the base's
+   * `dataSeed`, else the first seed), so the spread is the model's own and the children share one
+   * data preparation. true: each seed also draws its own device hold-out and training sample.
+   */
+  varyData?: boolean;
+}
 
 export interface SweepRequest {
   base: TrainRequest;
@@ -101,7 +119,7 @@ export interface ModelsApi {
   /** Cancel a running run; true if it was running. */
   'models.cancel': (req: { runId: string }) => Promise<boolean>;
   /** Same configuration, N seeds: a parent run whose metrics are the children's mean and std. */
-  'models.repeat': (req: { base: TrainRequest; seeds: number[] }) => Promise<{ parentId: string }>;
+  'models.repeat': (req: RepeatRequest) => Promise<{ parentId: string }>;
   /** Grid or random search: a parent run with a child per trial, run in a worker pool; the best child is marked. */
   'models.sweep': (req: SweepRequest) => Promise<{ parentId: string }>;
   /** One model per group value, plus a global fallback for small groups; the parent holds the delegating model. */

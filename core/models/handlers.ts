@@ -22,7 +22,7 @@ export function modelsHandlers(deps: { workspace: Workspace; store: ExperimentSt
       return { status: (await store.getRun(id)).status };
     },
     'models.cancel': async (req) => orchestrator.cancel(String(req.runId)) || trainer.cancel(String(req.runId)),
-    'models.repeat': (req) => orchestrator.repeat(req.base, req.seeds),
+    'models.repeat': (req) => orchestrator.repeat(req),
     'models.sweep': (req) => orchestrator.sweep(req),
     'models.trainPerGroup': (req) => orchestrator.perGroup(req),
     'models.score': async (req) => {

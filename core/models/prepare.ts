@@ -8,10 +8,11 @@
  *
  * The training sample: above maxTrainRows, DuckDB first keeps a seeded hash
  * sample a little larger than needed (so the other rows never reach JS), then a
- * seeded reservoir trims it to exactly maxTrainRows. Same seed, same rows.
+ * seeded reservoir trims it to exactly maxTrainRows. Same data seed, same rows
+ * (the data seed is the run's seed unless set apart: repeats fix it).
  *
  * PreparedCache shares one preparation between runs whose data inputs are equal
- * (dataset, recipe, split, filter, seed, …): a sweep over detector parameters
+ * (dataset, recipe, split, filter, data seed, …): a sweep over detector parameters
  * prepares its data once, a sweep over window sizes once per window.
  */
 import { randomUUID } from 'node:crypto';
@@ -50,7 +51,7 @@ export function prepareKey(r: NormalizedTrainRequest): string {
     validation: r.threshold.kind === 'best-f1',
     evalDataset: r.evalDataset,
     failure: r.leadTime.failureColumn,
-    seed: r.seed,
+    dataSeed: r.dataSeed,
     maxTrainRows: r.maxTrainRows,
     filter: r.filter,
   });
@@ -144,7 +145,7 @@ async function makeSplit(ws: Workspace, ctx: DatasetContext, r: NormalizedTrainR
   } else {
     const devices = (await ws.query(`SELECT DISTINCT ${dev} AS g FROM ${ctx.table} ORDER BY 1`)).map((x) => String(x.g));
     // Seeded shuffle (Fisher-Yates) so the held-out devices are reproducible and recorded.
-    const rng = createRng(r.seed ^ 0x5eed);
+    const rng = createRng(r.dataSeed ^ 0x5eed);
     for (let i = devices.length - 1; i > 0; i--) {
       const j = rng.int(i + 1);
       [devices[i], devices[j]] = [devices[j]!, devices[i]!];
@@ -206,7 +207,7 @@ export async function prepareData(
     // Hash pre-sample in DuckDB with a margin (binomial spread), unless rows may be dropped for missing features.
     const margin = cap + 10 * Math.sqrt(cap) + 50;
     const sampleP = r.recipe.fill !== 'drop' && fitRows > margin ? margin / fitRows : 1;
-    const samplePred = sampleP < 1 ? ` AND hash(${ctx.table}.rowid, ${Math.floor(r.seed)}) < ${BigInt(Math.floor(sampleP * 2 ** 53)) * 2048n}::UBIGINT` : '';
+    const samplePred = sampleP < 1 ? ` AND hash(${ctx.table}.rowid, ${Math.floor(r.dataSeed)}) < ${BigInt(Math.floor(sampleP * 2 ** 53)) * 2048n}::UBIGINT` : '';
     const flags = [fitPred + samplePred, ...(preds.validation ? [preds.validation] : []), ...(r.evalDataset ? [] : [testPred!])];
 
     // Rows are stored raw (numeric features unfinished, categories aside) until the fit is known,
@@ -219,7 +220,7 @@ export async function prepareData(
     dropLater.push(...codes.tables);
     let scratch = new Float64Array(0);
     let seen = 0;
-    const rng = createRng(r.seed);
+    const rng = createRng(r.dataSeed);
     const dropMissing = r.recipe.fill === 'drop';
     const fitted = await fitPass(ws, r.dataset, r.recipe, {
       trainFilter: fitPred,

@@ -104,6 +104,7 @@ function flatParams(r: NormalizedTrainRequest): RunInfo['params'] {
   if (r.threshold.kind !== 'best-f1') p['threshold.value'] = r.threshold.value;
   if (r.evalDataset) p.eval_dataset = r.evalDataset;
   if (r.filter) p.filter = r.filter;
+  p.data_seed = r.dataSeed;
   for (const [k, v] of Object.entries(r.params)) p[k] = v;
   return p;
 }
@@ -170,6 +171,8 @@ export class Trainer {
     }
     const maxTrainRows = Math.floor(req.maxTrainRows ?? DEFAULT_MAX_TRAIN);
     if (!(maxTrainRows >= 10)) throw new WorkbenchError('INVALID_ARGUMENT', 'maxTrainRows must be at least 10');
+    const seed = req.seed ?? randomInt(0, 2 ** 31 - 1);
+    if (req.dataSeed !== undefined && !Number.isSafeInteger(req.dataSeed)) throw new WorkbenchError('INVALID_ARGUMENT', `dataSeed must be a whole number, got ${String(req.dataSeed)}`);
     const norm: NormalizedTrainRequest = {
       dataset: ctx.info.name,
       detector: factory.kind,
@@ -183,7 +186,8 @@ export class Trainer {
       leadTime: { sustain: Math.max(1, Math.floor(req.leadTime?.sustain ?? 3)), failureColumn },
       experiment: (req.experiment ?? 'Default').trim() || 'Default',
       runName: req.runName ?? `${factory.kind} on ${ctx.info.name}`,
-      seed: req.seed ?? randomInt(0, 2 ** 31 - 1),
+      seed,
+      dataSeed: req.dataSeed ?? seed,
       tags: req.tags ?? [],
       maxTrainRows,
       parentId: req.parentId ?? null,

@@ -46,6 +46,7 @@ export interface RecordedRequest {
   experiment?: string;
   runName?: string;
   seed?: number;
+  dataSeed?: number;
   tags?: string[];
   maxTrainRows?: number;
   parentId?: string | null;
@@ -304,6 +305,7 @@ export function reproduceCommand(run: RunInfo, req: RecordedRequest | null): Rep
   if (req.evalDataset) a.push('--eval-dataset', shellQuote(req.evalDataset));
   a.push('--experiment', shellQuote(req.experiment ?? run.experiment));
   a.push('--seed', String(req.seed ?? run.seed));
+  if (req.dataSeed !== undefined && req.dataSeed !== (req.seed ?? run.seed)) a.push('--data-seed', String(req.dataSeed));
   if (req.leadTime?.sustain !== undefined) a.push('--sustain', String(req.leadTime.sustain));
   if (req.leadTime?.failureColumn) a.push('--failure-column', shellQuote(req.leadTime.failureColumn));
   if (req.runName) a.push('--name', shellQuote(req.runName));
@@ -621,7 +623,7 @@ function runLabel(i: number, run: RunInfo): string {
   return `R${i + 1} · ${run.name}`;
 }
 
-const FLAT_PARAM = /^(detector|dataset|label|normal_only|max_train_rows|eval_dataset|split\..*|threshold\..*|recipe\..*)$/;
+const FLAT_PARAM = /^(detector|dataset|label|normal_only|max_train_rows|data_seed|filter|eval_dataset|split\..*|threshold\..*|recipe\..*)$/;
 
 /** What the flat run params say about the request, for runs that recorded none (parents of sweeps, repeats, per-group). */
 function requestFromParams(p: RunInfo['params']): RecordedRequest {
@@ -635,6 +637,7 @@ function requestFromParams(p: RunInfo['params']): RecordedRequest {
     threshold: kind === 'best-f1' ? { kind } : kind === 'contamination' || kind === 'fixed' ? { kind, value: Number(p['threshold.value']) } : undefined,
     normalOnly: p.normal_only === true,
     evalDataset: p.eval_dataset === undefined ? null : String(p.eval_dataset),
+    dataSeed: typeof p.data_seed === 'number' ? p.data_seed : undefined,
   };
 }
 
@@ -676,6 +679,7 @@ ${r.top.length ? html`<h3>Top anomalies</h3><p class="small muted">The ${r.top.l
 <h3>Reproduce</h3>
 ${kv([
     ['Seed', String(run.seed)],
+    ...(req?.dataSeed !== undefined && req.dataSeed !== run.seed ? [['Data seed', `${req.dataSeed} (split and training sample)`] as [string, string]] : []),
     ['App version', run.appVersion],
     ['Data fingerprint', run.fingerprint ? html`<code class="hash">${run.fingerprint.hash}</code>` : 'none recorded'],
     ['Artifacts', list(r.artifacts)],

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { createWorkbench, type Workbench } from '../../core/app.ts';
 import { WorkbenchError } from '../../core/api/errors.ts';
+import { scoresTable } from '../../core/experiments/store.ts';
 import { ROOT, tempDir } from '../helpers/tmp.ts';
 
 let wb: Workbench;
@@ -36,6 +37,44 @@ describe('repeats, sweeps, per-group models, registry', () => {
     expect(parent.metrics.roc_auc_mean).toBeCloseTo(mean, 12);
     expect(parent.metrics.roc_auc_std).toBeGreaterThan(0);
     expect(parent.children).toBe(3);
+    expect(parent.params['repeat.vary_data']).toBe(false);
+    expect(kids.every((k) => k.params.data_seed === 1)).toBe(true);
+  });
+
+  it('repeats on the same rows share one preparation; varyData draws each seed its own held-out devices', async () => {
+    // A device split with a small training cap: both the held-out devices and the training sample depend on the data seed.
+    const cfg = { ...base, detector: 'isolation-forest' as const, params: { n_trees: 20 }, split: { kind: 'devices' as const, holdoutFraction: 0.3 }, maxTrainRows: 400 };
+    const testRows = async (id: string) =>
+      (await wb.workspace.query(`SELECT count(*) AS n, string_agg(DISTINCT device::VARCHAR, ',' ORDER BY device::VARCHAR) AS d FROM fleetlens.${scoresTable(id)}`))[0]!;
+
+    let before = wb.trainer.stats.preparations;
+    const same = await wb.api['models.repeat']({ base: cfg, seeds: [11, 12, 13] });
+    await wb.api['models.wait']({ runId: same.parentId });
+    expect(wb.trainer.stats.preparations - before).toBe(1);
+    const sameKids = await children(same.parentId);
+    expect(sameKids.map((k) => k.status)).toEqual(['finished', 'finished', 'finished']);
+    expect(sameKids.every((k) => k.params.data_seed === 11)).toBe(true);
+    const sameTests = await Promise.all(sameKids.map((k) => testRows(k.id)));
+    expect(new Set(sameTests.map((t) => `${t.n}|${t.d}`)).size).toBe(1);
+    // The models still differ (their seeds do).
+    expect(new Set(sameKids.map((k) => k.metrics.roc_auc)).size).toBeGreaterThan(1);
+    // A child equals the same seed trained alone on that data seed.
+    const alone = await wb.api['models.train']({ ...cfg, seed: 12, dataSeed: 11, experiment: 'orch-alone' });
+    await wb.api['models.wait']({ runId: alone.runId });
+    expect((await wb.api['runs.get']({ runId: alone.runId })).metrics).toEqual(sameKids.find((k) => k.seed === 12)!.metrics);
+
+    before = wb.trainer.stats.preparations;
+    const vary = await wb.api['models.repeat']({ base: cfg, seeds: [11, 12, 13], varyData: true });
+    await wb.api['models.wait']({ runId: vary.parentId });
+    expect(wb.trainer.stats.preparations - before).toBe(3);
+    const varyKids = await children(vary.parentId);
+    expect(varyKids.map((k) => k.params.data_seed).sort()).toEqual([11, 12, 13]);
+    const varyTests = await Promise.all(varyKids.map((k) => testRows(k.id)));
+    expect(new Set(varyTests.map((t) => t.d)).size).toBeGreaterThan(1);
+    expect((await wb.api['runs.get']({ runId: vary.parentId })).params['repeat.vary_data']).toBe(true);
+
+    const bad = await wb.api['models.repeat']({ base: cfg, seeds: [5, 5] }).catch((e: unknown) => e);
+    expect((bad as WorkbenchError).code).toBe('INVALID_ARGUMENT');
   });
 
   it('runs a 6-trial grid sweep in a pool and marks the best child', async () => {

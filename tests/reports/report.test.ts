@@ -169,6 +169,9 @@ describe('HTML report content', () => {
     const r = reproduceCommand(plain, { dataset: 'fleet', detector: 'robust-z', label: null, seed: 9, maxTrainRows: 10, filter: "model_id = 'M-A'" });
     expect(r.command).toBe('fleetlens train --dataset fleet --detector robust-z --no-label --experiment ' + shellQuote(EXPERIMENT) + ' --seed 9');
     expect(r.notes.join(' ')).toMatch(/max training rows was 10.*row filter/);
+    // A data seed apart from the seed (a repeat over the same rows) is part of the command; an equal one is not.
+    expect(reproduceCommand(plain, { dataset: 'fleet', detector: 'robust-z', seed: 9, dataSeed: 4 }).command).toMatch(/ --seed 9 --data-seed 4$/);
+    expect(reproduceCommand(plain, { dataset: 'fleet', detector: 'robust-z', seed: 9, dataSeed: 9 }).command).toMatch(/ --seed 9$/);
   });
 });
 

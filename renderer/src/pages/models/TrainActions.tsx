@@ -174,6 +174,7 @@ function SweepPanel({ base, detector, onStarted }: { base: TrainRequest; detecto
 
 function RepeatPanel({ base, onStarted }: { base: TrainRequest; onStarted(id: string): void }) {
   const [n, setN] = useState(3);
+  const [varyData, setVaryData] = useState(false);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
   // Without a seed on the form, start from a random one drawn once, so the listed seeds are the ones run.
@@ -189,8 +190,13 @@ function RepeatPanel({ base, onStarted }: { base: TrainRequest; onStarted(id: st
         </label>
         <span className="hint">
           Same configuration with seeds {seeds.slice(0, 5).join(', ')}
-          {n > 5 ? ', …' : ''}; the parent shows each metric as mean ± std.
+          {n > 5 ? ', …' : ''}
+          {varyData ? ', each drawing its own training sample (and held-out devices, with a device split)' : ', all trained and tested on the same rows (only the model’s randomness varies)'}; the parent shows each metric as mean ± std.
         </span>
+        <label className="mx-inline" title="Off: one data preparation serves every seed and the test rows are the same, so scores align. On: each seed also draws its own split and training sample.">
+          <input type="checkbox" checked={varyData} onChange={(e) => setVaryData(e.target.checked)} data-testid="repeat-vary-data" />
+          Vary the data too
+        </label>
         <span className="spacer" />
         <button
           type="button"
@@ -200,7 +206,7 @@ function RepeatPanel({ base, onStarted }: { base: TrainRequest; onStarted(id: st
           onClick={() => {
             setBusy(true);
             setError(null);
-            call('models.repeat', { base, seeds })
+            call('models.repeat', { base, seeds, varyData })
               .then(({ parentId }) => onStarted(parentId), setError)
               .finally(() => setBusy(false));
           }}
