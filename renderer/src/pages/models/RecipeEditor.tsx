@@ -4,9 +4,9 @@
  * the JSON view keeps the user's text until it parses and passes the checks,
  * then becomes the recipe (so both views round-trip).
  */
-import { useEffect, useState } from 'react';
+import { useEffect, useState, type ReactNode } from 'react';
 import type { DatasetInfo } from '../../../../core/data/api.ts';
-import type { FeatureRecipe, GroupBy, RollingStat } from '../../../../core/features/recipe.ts';
+import type { FeatureRecipe, GroupBy, RollingSpec, RollingStat } from '../../../../core/features/recipe.ts';
 import { numericFeatureCount, parseIntList, parseRecipe } from './recipe-check.ts';
 
 const STATS: RollingStat[] = ['mean', 'std', 'min', 'max'];
@@ -46,6 +46,52 @@ function IntListInput({ value, onChange, testId, label }: { value: number[]; onC
         }}
       />
     </label>
+  );
+}
+
+/**
+ * A list field of sized entries (rolling windows, EWM spans): each row's own
+ * inputs from `renderRow`, a × to remove the row, and a button adding an entry
+ * at the first size not in use (30, 40, …).
+ */
+function SizedList<T extends object>(props: {
+  label: string;
+  testId: string;
+  items: T[];
+  onChange(items: T[]): void;
+  sizeOf(item: T): number;
+  create(size: number): T;
+  removeLabel: string;
+  addText: string;
+  renderRow(item: T, update: (patch: Partial<T>) => void): ReactNode;
+}) {
+  const { label, testId, items, onChange, sizeOf, create, removeLabel, addText, renderRow } = props;
+  return (
+    <div className="mx-field wide">
+      <span>{label}</span>
+      <div className="list-rows" data-testid={testId}>
+        {items.map((item, i) => (
+          <div className="row" key={i}>
+            {renderRow(item, (patch) => onChange(items.map((x, j) => (j === i ? { ...x, ...patch } : x))))}
+            <button type="button" className="icon-button" aria-label={removeLabel} onClick={() => onChange(items.filter((_, j) => j !== i))}>
+              ×
+            </button>
+          </div>
+        ))}
+        <button
+          type="button"
+          className="btn btn-small"
+          onClick={() => {
+            const used = new Set(items.map(sizeOf));
+            let size = 30;
+            while (used.has(size)) size += 10;
+            onChange([...items, create(size)]);
+          }}
+        >
+          {addText}
+        </button>
+      </div>
+    </div>
   );
 }
 
@@ -173,87 +219,63 @@ export function RecipeEditor({ dataset, recipe, onChange, onJsonInvalid }: Recip
               standardize
             </label>
           </div>
-          <div className="mx-field wide">
-            <span>Rolling windows</span>
-            <div className="list-rows" data-testid="recipe-rolling">
-              {recipe.rolling.map((r, i) => (
-                <div className="row" key={i}>
-                  <input
-                    type="number"
-                    min={1}
-                    max={10000}
-                    className="num-input"
-                    value={r.window}
-                    aria-label="Window rows"
-                    onChange={(e) => set({ rolling: recipe.rolling.map((x, j) => (j === i ? { ...x, window: Math.max(1, Math.floor(Number(e.target.value) || 1)) } : x)) })}
-                  />
-                  <span className="hint">rows:</span>
-                  {STATS.map((s) => (
-                    <label key={s} className="check">
-                      <input
-                        type="checkbox"
-                        checked={r.stats.includes(s)}
-                        onChange={(e) => set({ rolling: recipe.rolling.map((x, j) => (j === i ? { ...x, stats: STATS.filter((t) => (t === s ? e.target.checked : x.stats.includes(t))) } : x)) })}
-                      />
-                      {s}
-                    </label>
-                  ))}
-                  <button type="button" className="icon-button" aria-label="Remove window" onClick={() => set({ rolling: recipe.rolling.filter((_, j) => j !== i) })}>
-                    ×
-                  </button>
-                </div>
-              ))}
-              <button
-                type="button"
-                className="btn btn-small"
-                onClick={() => {
-                  const used = new Set(recipe.rolling.map((r) => r.window));
-                  let w = 30;
-                  while (used.has(w)) w += 10;
-                  set({ rolling: [...recipe.rolling, { window: w, stats: ['mean', 'std'] }] });
-                }}
-              >
-                + window
-              </button>
-            </div>
-          </div>
-          <div className="mx-field wide">
-            <span>EWM spans</span>
-            <div className="list-rows" data-testid="recipe-ewm">
-              {recipe.ewm.map((e, i) => (
-                <div className="row" key={i}>
-                  <input
-                    type="number"
-                    min={1}
-                    step="any"
-                    className="num-input"
-                    value={e.span}
-                    aria-label="EWM span"
-                    onChange={(ev) => set({ ewm: recipe.ewm.map((x, j) => (j === i ? { ...x, span: Math.max(1, Number(ev.target.value) || 1) } : x)) })}
-                  />
-                  <label className="check">
-                    <input type="checkbox" checked={e.deviation} onChange={(ev) => set({ ewm: recipe.ewm.map((x, j) => (j === i ? { ...x, deviation: ev.target.checked } : x)) })} />
-                    deviation (x − ewm)
+          <SizedList
+            label="Rolling windows"
+            testId="recipe-rolling"
+            items={recipe.rolling}
+            onChange={(rolling) => set({ rolling })}
+            sizeOf={(r) => r.window}
+            create={(window): RollingSpec => ({ window, stats: ['mean', 'std'] })}
+            removeLabel="Remove window"
+            addText="+ window"
+            renderRow={(r, update) => (
+              <>
+                <input
+                  type="number"
+                  min={1}
+                  max={10000}
+                  className="num-input"
+                  value={r.window}
+                  aria-label="Window rows"
+                  onChange={(e) => update({ window: Math.max(1, Math.floor(Number(e.target.value) || 1)) })}
+                />
+                <span className="hint">rows:</span>
+                {STATS.map((s) => (
+                  <label key={s} className="check">
+                    <input type="checkbox" checked={r.stats.includes(s)} onChange={(e) => update({ stats: STATS.filter((t) => (t === s ? e.target.checked : r.stats.includes(t))) })} />
+                    {s}
                   </label>
-                  <button type="button" className="icon-button" aria-label="Remove span" onClick={() => set({ ewm: recipe.ewm.filter((_, j) => j !== i) })}>
-                    ×
-                  </button>
-                </div>
-              ))}
-              <button
-                type="button"
-                className="btn btn-small"
-                onClick={() => {
-                  const used = new Set(recipe.ewm.map((e) => e.span));
-                  let s = 30;
-                  while (used.has(s)) s += 10;
-                  set({ ewm: [...recipe.ewm, { span: s, deviation: true }] });
-                }}
-              >
-                + span
-              </button>
-            </div>
-          </div>
+                ))}
+              </>
+            )}
+          />
+          <SizedList
+            label="EWM spans"
+            testId="recipe-ewm"
+            items={recipe.ewm}
+            onChange={(ewm) => set({ ewm })}
+            sizeOf={(e) => e.span}
+            create={(span) => ({ span, deviation: true })}
+            removeLabel="Remove span"
+            addText="+ span"
+            renderRow={(e, update) => (
+              <>
+                <input
+                  type="number"
+                  min={1}
+                  step="any"
+                  className="num-input"
+                  value={e.span}
+                  aria-label="EWM span"
+                  onChange={(ev) => update({ span: Math.max(1, Number(ev.target.value) || 1) })}
+                />
+                <label className="check">
+                  <input type="checkbox" checked={e.deviation} onChange={(ev) => update({ deviation: ev.target.checked })} />
+                  deviation (x − ewm)
+                </label>
+              </>
+            )}
+          />
           <div className="mx-field wide">
             <span>Categoricals</span>
             <div className="check-grid">
