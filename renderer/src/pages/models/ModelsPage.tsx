@@ -4,7 +4,7 @@
  * once; progress follows runs.updated), plus repeats, sweeps and per-group
  * training. The dataset lives in the hash (`#/models/<dataset>`).
  */
-import { useCallback, useEffect, useMemo, useState } from 'react';
+import { useCallback, useEffect, useMemo, useState, type ReactNode } from 'react';
 import type { DatasetInfo } from '../../../../core/data/api.ts';
 import type { RunInfo } from '../../../../core/experiments/api.ts';
 import type { FeatureRecipe } from '../../../../core/features/recipe.ts';
@@ -124,6 +124,19 @@ function Segmented<T extends string>({ value, options, onChange, testId }: { val
         </label>
       ))}
     </div>
+  );
+}
+
+/** A titled section of the training form; `head` goes beside the title, `grid` lays the fields out in the form's grid. */
+function FormSection({ title, head, grid, children }: { title: string; head?: ReactNode; grid?: boolean; children: ReactNode }) {
+  return (
+    <section className="panel mx-section">
+      <div className="panel-head">
+        <h2>{title}</h2>
+        {head}
+      </div>
+      <div className={grid ? 'mx-body mx-grid' : 'mx-body'}>{children}</div>
+    </section>
   );
 }
 
@@ -257,94 +270,78 @@ export function ModelsPage({ rest }: { rest: string[] }) {
   return (
     <div className="models-page" data-testid="models-page">
       <div className="models-form">
-        <section className="panel mx-section">
-          <div className="panel-head">
-            <h2>Data</h2>
-          </div>
-          <div className="mx-body mx-grid">
-            <label className="mx-field">
-              <span>Dataset</span>
-              <select value={datasetName ?? ''} onChange={(e) => navigate(routeHash('models', e.target.value))} data-testid="model-dataset">
-                {(datasets ?? []).map((d) => (
-                  <option key={d.name} value={d.name}>
-                    {d.name} ({formatCount(d.rowCount)} rows)
-                  </option>
-                ))}
-              </select>
-            </label>
-            <label className="mx-field">
-              <span>Label column</span>
-              <select value={label ?? ''} onChange={(e) => setLabel(e.target.value || null)} data-testid="model-label">
-                <option value="">none (unlabelled)</option>
-                {labelCols.map((c) => (
-                  <option key={c.name} value={c.name}>
-                    {c.name}
-                    {c.role === 'label' ? ' (label role)' : ''}
-                  </option>
-                ))}
-              </select>
-            </label>
-          </div>
-        </section>
+        <FormSection title="Data" grid>
+          <label className="mx-field">
+            <span>Dataset</span>
+            <select value={datasetName ?? ''} onChange={(e) => navigate(routeHash('models', e.target.value))} data-testid="model-dataset">
+              {(datasets ?? []).map((d) => (
+                <option key={d.name} value={d.name}>
+                  {d.name} ({formatCount(d.rowCount)} rows)
+                </option>
+              ))}
+            </select>
+          </label>
+          <label className="mx-field">
+            <span>Label column</span>
+            <select value={label ?? ''} onChange={(e) => setLabel(e.target.value || null)} data-testid="model-label">
+              <option value="">none (unlabelled)</option>
+              {labelCols.map((c) => (
+                <option key={c.name} value={c.name}>
+                  {c.name}
+                  {c.role === 'label' ? ' (label role)' : ''}
+                </option>
+              ))}
+            </select>
+          </label>
+        </FormSection>
 
-        <section className="panel mx-section">
-          <div className="panel-head">
-            <h2>Features</h2>
-            <span className="hint">what the detector sees; windows look only at earlier rows</span>
-          </div>
-          <div className="mx-body">
-            {dataset && recipe ? (
-              <RecipeEditor dataset={dataset} recipe={recipe} onChange={setRecipe} onJsonInvalid={setRecipeJsonInvalid} />
-            ) : (
-              <div className="hint">Loading the default recipe…</div>
-            )}
-          </div>
-        </section>
+        <FormSection title="Features" head={<span className="hint">what the detector sees; windows look only at earlier rows</span>}>
+          {dataset && recipe ? (
+            <RecipeEditor dataset={dataset} recipe={recipe} onChange={setRecipe} onJsonInvalid={setRecipeJsonInvalid} />
+          ) : (
+            <div className="hint">Loading the default recipe…</div>
+          )}
+        </FormSection>
 
-        <section className="panel mx-section">
-          <div className="panel-head">
-            <h2>Split</h2>
+        <FormSection title="Split" grid>
+          <div className="mx-field">
+            <span>Test rows</span>
+            <Segmented<SplitSpec['kind']>
+              value={splitKind}
+              onChange={setSplitKind}
+              testId="split-kind"
+              options={[
+                { value: 'time', label: 'Latest by time' },
+                { value: 'devices', label: 'Held-out devices' },
+              ]}
+            />
           </div>
-          <div className="mx-body mx-grid">
-            <div className="mx-field">
-              <span>Test rows</span>
-              <Segmented<SplitSpec['kind']>
-                value={splitKind}
-                onChange={setSplitKind}
-                testId="split-kind"
-                options={[
-                  { value: 'time', label: 'Latest by time' },
-                  { value: 'devices', label: 'Held-out devices' },
-                ]}
-              />
-            </div>
-            <label className="mx-field">
-              <span>{splitKind === 'time' ? 'Train fraction (per device, earliest rows)' : 'Held-out fraction of devices'}</span>
-              <input
-                type="number"
-                min={0.05}
-                max={0.95}
-                step={0.05}
-                className="num-input"
-                value={fraction[splitKind]}
-                data-testid="split-fraction"
-                onChange={(e) => setFraction((f) => ({ ...f, [splitKind]: Number(e.target.value) }))}
-              />
-            </label>
-            <label className="check" title="Fit only on rows whose label is 0 (needs a label column)">
-              <input type="checkbox" checked={normalOnly} disabled={!label} onChange={(e) => setNormalOnly(e.target.checked)} />
-              train on normal rows only
-            </label>
-            <label className="mx-field">
-              <span>Max training rows</span>
-              <input className="num-input" placeholder="250000" value={maxTrainRows} onChange={(e) => setMaxTrainRows(e.target.value)} data-testid="max-train-rows" />
-            </label>
-          </div>
-        </section>
+          <label className="mx-field">
+            <span>{splitKind === 'time' ? 'Train fraction (per device, earliest rows)' : 'Held-out fraction of devices'}</span>
+            <input
+              type="number"
+              min={0.05}
+              max={0.95}
+              step={0.05}
+              className="num-input"
+              value={fraction[splitKind]}
+              data-testid="split-fraction"
+              onChange={(e) => setFraction((f) => ({ ...f, [splitKind]: Number(e.target.value) }))}
+            />
+          </label>
+          <label className="check" title="Fit only on rows whose label is 0 (needs a label column)">
+            <input type="checkbox" checked={normalOnly} disabled={!label} onChange={(e) => setNormalOnly(e.target.checked)} />
+            train on normal rows only
+          </label>
+          <label className="mx-field">
+            <span>Max training rows</span>
+            <input className="num-input" placeholder="250000" value={maxTrainRows} onChange={(e) => setMaxTrainRows(e.target.value)} data-testid="max-train-rows" />
+          </label>
+        </FormSection>
 
-        <section className="panel mx-section">
-          <div className="panel-head">
-            <h2>Detector</h2>
+        <FormSection
+          title="Detector"
+          head={
             <select value={detectorKind} onChange={(e) => setDetectorKind(e.target.value)} data-testid="detector-select">
               {(detectors ?? []).map((d) => (
                 <option key={d.kind} value={d.kind}>
@@ -352,64 +349,60 @@ export function ModelsPage({ rest }: { rest: string[] }) {
                 </option>
               ))}
             </select>
-          </div>
-          <div className="mx-body">{detector && <DetectorParams detector={detector} params={detectorParams} onChange={(p) => setParams((all) => ({ ...all, [detector.kind]: p }))} />}</div>
-        </section>
+          }
+        >
+          {detector && <DetectorParams detector={detector} params={detectorParams} onChange={(p) => setParams((all) => ({ ...all, [detector.kind]: p }))} />}
+        </FormSection>
 
-        <section className="panel mx-section">
-          <div className="panel-head">
-            <h2>Threshold and run</h2>
+        <FormSection title="Threshold and run" grid>
+          <div className="mx-field">
+            <span>Alarm threshold</span>
+            <Segmented<ThresholdSpec['kind']>
+              value={thresholdKind}
+              onChange={setThresholdKind}
+              testId="threshold-kind"
+              options={[
+                { value: 'contamination', label: 'Contamination' },
+                { value: 'fixed', label: 'Fixed score' },
+                { value: 'best-f1', label: 'Best F1' },
+              ]}
+            />
           </div>
-          <div className="mx-body mx-grid">
-            <div className="mx-field">
-              <span>Alarm threshold</span>
-              <Segmented<ThresholdSpec['kind']>
-                value={thresholdKind}
-                onChange={setThresholdKind}
-                testId="threshold-kind"
-                options={[
-                  { value: 'contamination', label: 'Contamination' },
-                  { value: 'fixed', label: 'Fixed score' },
-                  { value: 'best-f1', label: 'Best F1' },
-                ]}
-              />
-            </div>
-            {thresholdKind === 'contamination' && (
-              <label className="mx-field">
-                <span>Expected anomaly share</span>
-                <input type="number" min={0.001} max={0.5} step={0.005} className="num-input" value={contamination} onChange={(e) => setContamination(Number(e.target.value))} data-testid="threshold-value" />
-              </label>
-            )}
-            {thresholdKind === 'fixed' && (
-              <label className="mx-field">
-                <span>Score at or above</span>
-                <input type="number" step="any" className="num-input" value={fixed} onChange={(e) => setFixed(Number(e.target.value))} data-testid="threshold-value" />
-              </label>
-            )}
-            {thresholdKind === 'best-f1' && <div className="hint mx-field">Picked on the last 25% (by time) of each device's training rows; needs a label.</div>}
+          {thresholdKind === 'contamination' && (
             <label className="mx-field">
-              <span>Seed</span>
-              <input className={`num-input${seedBad ? ' invalid' : ''}`} value={seed} placeholder="random" onChange={(e) => setSeed(e.target.value)} data-testid="model-seed" />
+              <span>Expected anomaly share</span>
+              <input type="number" min={0.001} max={0.5} step={0.005} className="num-input" value={contamination} onChange={(e) => setContamination(Number(e.target.value))} data-testid="threshold-value" />
             </label>
+          )}
+          {thresholdKind === 'fixed' && (
             <label className="mx-field">
-              <span>Experiment</span>
-              <input value={experiment} onChange={(e) => setExperiment(e.target.value)} data-testid="model-experiment" list="mx-experiments" />
-              <datalist id="mx-experiments">
-                {experiments.map((x) => (
-                  <option key={x} value={x} />
-                ))}
-              </datalist>
+              <span>Score at or above</span>
+              <input type="number" step="any" className="num-input" value={fixed} onChange={(e) => setFixed(Number(e.target.value))} data-testid="threshold-value" />
             </label>
-            <label className="mx-field">
-              <span>Run name</span>
-              <input value={runName} placeholder={`${detectorKind} on ${datasetName ?? ''}`} onChange={(e) => setRunName(e.target.value)} data-testid="model-run-name" />
-            </label>
-            <label className="mx-field">
-              <span>Tags</span>
-              <input value={tags} placeholder="baseline, v2" onChange={(e) => setTags(e.target.value)} data-testid="model-tags" />
-            </label>
-          </div>
-        </section>
+          )}
+          {thresholdKind === 'best-f1' && <div className="hint mx-field">Picked on the last 25% (by time) of each device's training rows; needs a label.</div>}
+          <label className="mx-field">
+            <span>Seed</span>
+            <input className={`num-input${seedBad ? ' invalid' : ''}`} value={seed} placeholder="random" onChange={(e) => setSeed(e.target.value)} data-testid="model-seed" />
+          </label>
+          <label className="mx-field">
+            <span>Experiment</span>
+            <input value={experiment} onChange={(e) => setExperiment(e.target.value)} data-testid="model-experiment" list="mx-experiments" />
+            <datalist id="mx-experiments">
+              {experiments.map((x) => (
+                <option key={x} value={x} />
+              ))}
+            </datalist>
+          </label>
+          <label className="mx-field">
+            <span>Run name</span>
+            <input value={runName} placeholder={`${detectorKind} on ${datasetName ?? ''}`} onChange={(e) => setRunName(e.target.value)} data-testid="model-run-name" />
+          </label>
+          <label className="mx-field">
+            <span>Tags</span>
+            <input value={tags} placeholder="baseline, v2" onChange={(e) => setTags(e.target.value)} data-testid="model-tags" />
+          </label>
+        </FormSection>
 
         <section className={`panel mx-section mx-actions${action ? ' open' : ''}`} data-testid="train-actions">
           <div className="row wrap">
