@@ -1,15 +1,12 @@
 /**
  * Incremental evaluator of fitted feature recipes (issue #5 item 1): one event
  * at a time, per-group state, for the live stream. It reproduces the batch
- * evaluator (batch.ts) to within 1e-9: lags, diffs, min and max exactly; EWM,
- * fill and standardization with the very same code; rolling mean and std by
- * redoing DuckDB's arithmetic over the window (a plain sum and Welford's update,
- * oldest row first, on centered values), never with a running sum that drifts.
- * DuckDB sums windows of more than 16 rows through a segment tree, so there the
- * two differ by a few ulps of the centered values.
+ * evaluator (batch.ts) exactly: both compute the numeric features with the same
+ * kernel (kernel.ts), and fill and standardization with the same code.
  */
 import { WorkbenchError } from '../api/errors.ts';
-import { compileFinish, ewmAlpha, ewmFold, finishRow, planFeatures, type FittedRecipe } from './recipe.ts';
+import { compileFinish, finishRow, planFeatures, type FittedRecipe } from './recipe.ts';
+import { createKernel, type KernelGroup } from './kernel.ts';
 
 /** A raw reading: column name → value. Numbers may arrive as numeric strings. */
 export type OnlineEvent = Record<string, number | string | boolean | null | undefined>;
@@ -62,24 +59,6 @@ export interface OnlineFeaturizer {
   restore(s: unknown): void;
 }
 
-interface Group {
-  rows: number;
-  /** Next ring slot to write. */
-  head: number;
-  /** Sensor-major ring buffers: ring[s * H + slot]; NaN = missing. */
-  ring: Float64Array;
-  ewm: Float64Array;
-}
-
-interface RollSpec {
-  sensor: number;
-  window: number;
-  mean: number;
-  std: number;
-  min: number;
-  max: number;
-}
-
 function fingerprint(fitted: FittedRecipe): string {
   // FNV-1a over what determines the state's meaning.
   const text = JSON.stringify([fitted.recipe, fitted.columns, fitted.centers]);
@@ -118,61 +97,14 @@ export function createOnlineFeaturizer(fitted: FittedRecipe): OnlineFeaturizer {
   const fin = compileFinish(fitted);
   const sensors = recipe.sensors;
   const S = sensors.length;
-  const centers = Float64Array.from(fitted.centers);
-  const H = Math.max(0, ...recipe.lags, ...recipe.diffs, ...recipe.rolling.map((r) => r.window));
+  const kernel = createKernel(plan, fitted.centers, S);
+  const H = kernel.history;
   const print = fingerprint(fitted);
-
-  const raws: { feat: number; sensor: number }[] = [];
-  const lags: { feat: number; sensor: number; k: number }[] = [];
-  const diffs: { feat: number; sensor: number; k: number }[] = [];
-  const rolls: RollSpec[] = [];
-  const ewms: { level: number; dev: number; sensor: number; alpha: number }[] = [];
-  plan.forEach((f, i) => {
-    switch (f.kind) {
-      case 'raw':
-        raws.push({ feat: i, sensor: f.sensor });
-        break;
-      case 'lag':
-        lags.push({ feat: i, sensor: f.sensor, k: f.k });
-        break;
-      case 'diff':
-        diffs.push({ feat: i, sensor: f.sensor, k: f.k });
-        break;
-      case 'roll': {
-        let r = rolls.find((x) => x.sensor === f.sensor && x.window === f.window);
-        if (!r) {
-          r = { sensor: f.sensor, window: f.window, mean: -1, std: -1, min: -1, max: -1 };
-          rolls.push(r);
-        }
-        r[f.stat] = i;
-        break;
-      }
-      case 'ewm':
-      case 'ewmdev': {
-        const alpha = ewmAlpha(f.span);
-        // Same pairing as the batch path: one state per (sensor, span).
-        let e = ewms.find((x) => x.sensor === f.sensor && x.alpha === alpha);
-        if (!e) {
-          e = { level: -1, dev: -1, sensor: f.sensor, alpha };
-          ewms.push(e);
-        }
-        if (f.kind === 'ewm') e.level = i;
-        else e.dev = i;
-        break;
-      }
-    }
-  });
   const catIndex = fitted.categories.map((c) => new Map(c.values.map((v, k) => [v, k])));
   const catOther = fitted.categories.map((c) => (c.other ? c.values.length : -1));
 
-  let groups = new Map<string, Group>();
-  const newGroup = (): Group => ({ rows: 0, head: 0, ring: new Float64Array(S * H).fill(NaN), ewm: new Float64Array(ewms.length).fill(NaN) });
-
-  /** Value of sensor s k rows back (1 = previous row), NaN when missing or before the group's start. */
-  const back = (g: Group, s: number, k: number): number => {
-    if (k > g.rows || k > H) return NaN;
-    return g.ring[s * H + ((g.head - k + H) % H)]!;
-  };
+  let groups = new Map<string, KernelGroup>();
+  const back = kernel.back;
 
   const x = new Float64Array(S);
   const raw = new Float64Array(plan.length);
@@ -197,53 +129,11 @@ export function createOnlineFeaturizer(fitted: FittedRecipe): OnlineFeaturizer {
     const key = group ?? groupKey(event);
     let g = groups.get(key);
     if (!g) {
-      g = newGroup();
+      g = kernel.newGroup();
       groups.set(key, g);
     }
     for (let s = 0; s < S; s++) x[s] = reading(event[sensors[s]!]);
-    for (const r of raws) raw[r.feat] = x[r.sensor]!;
-    for (const l of lags) raw[l.feat] = back(g, l.sensor, l.k);
-    for (const d of diffs) raw[d.feat] = x[d.sensor]! - back(g, d.sensor, d.k);
-    for (const r of rolls) {
-      const c = centers[r.sensor]!;
-      const m = Math.min(r.window, g.rows, H);
-      let n = 0;
-      let sum = 0;
-      let mean = 0;
-      let m2 = 0;
-      let lo = Infinity;
-      let hi = -Infinity;
-      // Oldest first, as DuckDB folds a window frame.
-      for (let k = m; k >= 1; k--) {
-        const v = back(g, r.sensor, k);
-        if (Number.isNaN(v)) continue;
-        const d = v - c;
-        n++;
-        sum += d;
-        // DuckDB's Welford update, operation for operation.
-        const next = mean + (d - mean) / n;
-        m2 += (d - next) * (d - mean);
-        mean = next;
-        if (v < lo) lo = v;
-        if (v > hi) hi = v;
-      }
-      if (r.mean >= 0) raw[r.mean] = n > 0 ? c + sum / n : NaN;
-      if (r.std >= 0) raw[r.std] = n > 1 ? Math.sqrt(m2 / (n - 1)) : NaN;
-      if (r.min >= 0) raw[r.min] = n > 0 ? lo : NaN;
-      if (r.max >= 0) raw[r.max] = n > 0 ? hi : NaN;
-    }
-    ewms.forEach((e, k) => {
-      const y = g.ewm[k]!;
-      const v = x[e.sensor]!;
-      if (e.level >= 0) raw[e.level] = y;
-      if (e.dev >= 0) raw[e.dev] = v - y;
-      g.ewm[k] = ewmFold(y, v, e.alpha);
-    });
-    if (H > 0) {
-      for (let s = 0; s < S; s++) g.ring[s * H + g.head] = x[s]!;
-      g.head = (g.head + 1) % H;
-    }
-    g.rows++;
+    kernel.step(g, x, raw);
     fitted.categories.forEach((c, i) => {
       const v = event[c.column];
       cats[i] = v === null || v === undefined ? -1 : (catIndex[i]!.get(String(v)) ?? catOther[i]!);
@@ -271,17 +161,17 @@ export function createOnlineFeaturizer(fitted: FittedRecipe): OnlineFeaturizer {
     const st = s as Partial<OnlineState>;
     if (st.version !== 1 || !Array.isArray(st.groups)) throw invalid('expected version 1 with a groups array');
     if (st.recipe !== print) throw invalid('it was saved under a different fitted recipe');
-    const next = new Map<string, Group>();
+    const next = new Map<string, KernelGroup>();
     const num = (v: unknown): number => (v === null ? NaN : typeof v === 'number' ? v : NaN);
     for (const e of st.groups) {
       if (typeof e?.key !== 'string' || !Number.isInteger(e.rows) || e.rows < 0 || !Array.isArray(e.history) || !Array.isArray(e.ewm)) {
         throw invalid('a group entry is malformed');
       }
       const len = Math.min(e.rows, H);
-      if (e.history.length !== S || e.history.some((h) => !Array.isArray(h) || h.length !== len) || e.ewm.length !== ewms.length) {
+      if (e.history.length !== S || e.history.some((h) => !Array.isArray(h) || h.length !== len) || e.ewm.length !== kernel.ewmStates) {
         throw invalid(`group ${e.key} does not match the recipe's sensors, windows or ewm spans`);
       }
-      const g = newGroup();
+      const g = kernel.newGroup();
       g.rows = e.rows;
       for (let si = 0; si < S; si++) {
         const h = e.history[si]!;

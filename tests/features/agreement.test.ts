@@ -5,7 +5,7 @@ import { ident } from '../../core/workspace/workspace.ts';
 import type { Workspace } from '../../core/workspace/workspace.ts';
 import { fitRecipe, streamFeatures, type FeatureChunk, type StreamFeaturesOptions } from '../../core/features/batch.ts';
 import { createOnlineFeaturizer, type OnlineEvent } from '../../core/features/online.ts';
-import { defaultRecipe, type FeatureRecipe, type FittedRecipe } from '../../core/features/recipe.ts';
+import { defaultRecipe, planFeatures, type FeatureRecipe, type FittedRecipe } from '../../core/features/recipe.ts';
 import { CMAPSS_COLUMNS, CMAPSS_TRAIN, HAVE_CMAPSS, ROOT, tempDir } from '../helpers/tmp.ts';
 
 const FLEET_CSV = `${ROOT}samples/fleet-small.csv`;
@@ -242,6 +242,60 @@ describe('batch and online evaluators agree', () => {
     await expectAgreement('fd001', fitted);
   });
   if (!HAVE_CMAPSS) console.info(`C-MAPSS agreement test skipped: ${CMAPSS_TRAIN} not found`);
+});
+
+describe('the feature kernel against DuckDB window functions (an independent oracle)', () => {
+  it('lags, diffs and rolling statistics equal SQL windows over (group, time, rowid), with missing readings', async () => {
+    await importFleet('fleet_oracle');
+    await ws.run(`UPDATE fleet_oracle SET temperature = NULL WHERE rowid % 7 = 0`);
+    await ws.run(`UPDATE fleet_oracle SET rotation_speed = 'NaN'::DOUBLE WHERE rowid % 13 = 1`);
+    await ws.run(`UPDATE fleet_oracle SET delay = 'Infinity'::DOUBLE WHERE rowid % 17 = 2`);
+    const info = await wb.api['datasets.get']({ name: 'fleet_oracle' });
+    // Raw features out: missing → 0, no scaling. EWM has no SQL form (it was JS before too).
+    const recipe = everything(defaultRecipe(info), { ewm: [], categoricals: [], fill: 'zero', standardize: false });
+    const fitted = await fitRecipe(ws, 'fleet_oracle', recipe);
+    const plan = planFeatures(fitted.recipe);
+    expect(plan.map((f) => f.name)).toEqual(fitted.featureNames);
+    expect(new Set(plan.map((f) => f.kind))).toEqual(new Set(['raw', 'lag', 'diff', 'roll']));
+    const v = (sensor: number): string => {
+      const c = `CAST(${ident(fitted.recipe.sensors[sensor]!)} AS DOUBLE)`;
+      return `CASE WHEN isfinite(${c}) THEN ${c} END`;
+    };
+    const frame = (n: number): string => `(w ROWS BETWEEN ${n} PRECEDING AND 1 PRECEDING)`;
+    const sql = plan.map((f) => {
+      switch (f.kind) {
+        case 'raw':
+          return v(f.sensor);
+        case 'lag':
+          return `lag(${v(f.sensor)}, ${f.k}) OVER w`;
+        case 'diff':
+          return `${v(f.sensor)} - lag(${v(f.sensor)}, ${f.k}) OVER w`;
+        case 'roll':
+          return `${f.stat === 'mean' ? 'avg' : f.stat === 'std' ? 'stddev_samp' : f.stat}(${v(f.sensor)}) OVER ${frame(f.window)}`;
+        default:
+          throw new Error(f.kind);
+      }
+    });
+    const order = `PARTITION BY ${fitted.columns.groups.map(ident).join(', ')} ORDER BY ${ident(fitted.columns.time)}, rowid`;
+    const rows = await ws.query(`SELECT rowid AS rid, ${sql.map((e, i) => `coalesce(${e}, 0) AS f${i}`).join(', ')} FROM fleet_oracle WINDOW w AS (${order})`);
+    const b = await batch('fleet_oracle', fitted);
+    expect(b.features.size).toBe(rows.length);
+    let max = 0;
+    let worst = '';
+    for (const r of rows) {
+      const fb = b.features.get(Number(r.rid))!;
+      for (let j = 0; j < plan.length; j++) {
+        const want = Number(r[`f${j}`]);
+        // Relative to the value's size: DuckDB sums long frames through a segment tree, in another order.
+        const d = Math.abs(fb[j]! - want) / Math.max(1, Math.abs(want));
+        if (!(d <= max)) {
+          max = d;
+          worst = `${plan[j]!.name} at rowid ${String(r.rid)}: kernel ${fb[j]} SQL ${want}`;
+        }
+      }
+    }
+    expect(max, worst).toBeLessThanOrEqual(TOLERANCE);
+  });
 });
 
 describe('no look-ahead', () => {
