@@ -7,7 +7,6 @@ import { ErrorBoundary } from './components/ErrorBoundary.tsx';
 import { ErrorBox, ToastProvider } from './components/Notices.tsx';
 import { DataPage } from './pages/DataPage.tsx';
 import { ExplorePage } from './pages/ExplorePage.tsx';
-import { PlaceholderPage } from './pages/PlaceholderPage.tsx';
 import { ExperimentsPage } from './pages/experiments/ExperimentsPage.tsx';
 import { LivePage } from './pages/live/LivePage.tsx';
 import { runIdFromHash } from './pages/models/links.ts';
@@ -130,7 +129,7 @@ export function App({ connection }: { connection: Connection }) {
               <ErrorBox title="The Fleetlens engine did not answer" error={infoError} testId="engine-error" />
             </div>
           )}
-          <ErrorBoundary resetKey={route.page}>{runIdFromHash(window.location.hash) !== null ? <RunPage key={runIdFromHash(window.location.hash)} runId={runIdFromHash(window.location.hash)!} /> : route.page === 'data' ? <DataPage rest={route.rest} /> : route.page === 'explore' ? <ExplorePage rest={route.rest} /> : route.page === 'models' ? <ModelsPage rest={route.rest} /> : route.page === 'experiments' ? <ExperimentsPage rest={route.rest} /> : route.page === 'live' ? <LivePage rest={route.rest} /> : <PlaceholderPage page={route.page} />}</ErrorBoundary>
+          <ErrorBoundary resetKey={route.page}>{runIdFromHash(window.location.hash) !== null ? <RunPage key={runIdFromHash(window.location.hash)} runId={runIdFromHash(window.location.hash)!} /> : route.page === 'data' ? <DataPage rest={route.rest} /> : route.page === 'explore' ? <ExplorePage rest={route.rest} /> : route.page === 'models' ? <ModelsPage rest={route.rest} /> : route.page === 'experiments' ? <ExperimentsPage rest={route.rest} /> : <LivePage rest={route.rest} />}</ErrorBoundary>
         </main>
       </div>
     </ToastProvider>
