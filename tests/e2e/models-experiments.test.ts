@@ -201,6 +201,17 @@ describe.skipIf(!HAVE_CHROMIUM)('Models and Experiments pages', () => {
     await page.locator('[data-testid="recent-run"]', { hasText: 'per model_id' }).waitFor();
     await screenshot(page, 'models-09-sweep-and-per-group-running');
 
+    // Repeats over 3 seeds (their own experiment): the same rows for every seed unless the data varies too.
+    await typeInto(page.getByTestId('model-experiment'), 'issue6-repeats');
+    await page.getByTestId('action-repeat').click();
+    await page.getByTestId('repeat-panel').waitFor();
+    expect(await page.getByTestId('repeat-panel').textContent()).toContain('all trained and tested on the same rows');
+    expect(await page.getByTestId('repeat-vary-data').isChecked()).toBe(false);
+    await page.getByTestId('repeat-start').scrollIntoViewIfNeeded();
+    await screenshot(page, 'models-09b-repeat');
+    await page.getByTestId('repeat-start').click();
+    await page.locator('[data-testid="recent-run"]', { hasText: '× 3 seeds' }).waitFor();
+
     await page.getByTestId('nav-experiments').click();
     await page.locator('[data-testid="experiment-item"][data-name="issue6"]').click();
     await page.getByTestId('runs-table').waitFor();
@@ -208,6 +219,13 @@ describe.skipIf(!HAVE_CHROMIUM)('Models and Experiments pages', () => {
     await expect.poll(() => parents.count()).toBe(2);
     await screenshot(page, 'experiments-01-running');
     await expect.poll(() => page.locator('[data-testid="run-row"][data-depth="0"][data-status="finished"]').count(), { timeout: 300_000, interval: 1000 }).toBe(2);
+    const repeats = await api(server, 'runs.list', { experiment: 'issue6-repeats' });
+    const repeatParent = repeats.find((r) => !r.parentId)!;
+    await api(server, 'models.wait', { runId: repeatParent.id });
+    const seeds = (await api(server, 'runs.list', { experiment: 'issue6-repeats' })).filter((r) => r.parentId === repeatParent.id);
+    expect(seeds.map((r) => r.status)).toEqual(['finished', 'finished', 'finished']);
+    expect(new Set(seeds.map((r) => r.params.data_seed)).size).toBe(1);
+    expect(new Set(seeds.map((r) => r.seed)).size).toBe(3);
 
     // Parents expand to their children; the sweep's best child is tagged.
     for (const row of await parents.all()) await row.getByTestId('run-expand').click();
