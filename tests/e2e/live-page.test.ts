@@ -297,8 +297,10 @@ describe.skipIf(!HAVE_CHROMIUM)('Live page', () => {
 
     // The link opens the alarm event's own trip (read from the scored table) in the training dataset.
     const device = (await first.getAttribute('data-device'))!;
-    const time = Number(await first.getAttribute('data-time'));
-    await first.getByTestId('live-alert-link').click();
+    const timeText = (await first.getAttribute('data-time'))!;
+    const time = Number(timeText);
+    // Pinned by device and time: the feed is live, and a newer alarm may take the first place meanwhile.
+    await page.locator(`[data-testid="live-alert"][data-device="${device}"][data-time="${timeText}"]`).first().getByTestId('live-alert-link').click();
     await page.waitForURL(/#\/explore\/fleet\/view\//, { timeout: 30_000 });
     expect(decodeURIComponent(page.url())).toContain(`/view/trip/${device}/${device}-t`);
     log(`alarm of ${device} at ${new Date(time).toISOString()} opened ${decodeURIComponent(page.url().split('#')[1]!)}`);
