@@ -9,7 +9,8 @@
  * --space detector (default): isolation-forest n_trees, sample_size and max_features. Every trial
  *   shares one data preparation (split, recipe fit, features), so the pool spreads the trials.
  * --space recipe: n_trees, sample_size and the rolling window (4 values), so one preparation per
- *   window. Preparations are DuckDB-bound and already use every core; a pool cannot speed them up.
+ *   window. A preparation (DuckDB's sort on every core, then the feature pass on the engine's thread) is not
+ *   spread over the pool.
  */
 import { availableParallelism } from 'node:os';
 import { existsSync } from 'node:fs';
