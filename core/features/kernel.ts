@@ -5,8 +5,13 @@
  * event at a time, online.ts), so both give the very same numbers.
  *
  * A rolling statistic folds its window oldest row first, on values centered on the
- * training mean (a plain sum for the mean, Welford's update for the std): O(window) per
- * row, and no running sum that would drift over millions of rows.
+ * training mean (a plain sum for the mean, Welford's update for the std), and never keeps
+ * a running sum that would drift over millions of rows. Windows up to LONG_WINDOW rows are
+ * folded row by row (DuckDB's arithmetic for short frames). Longer windows are cut into
+ * blocks of ~√window rows aligned on the row's position in its group: the blocks' own
+ * folds are cached while they stay in the window and merged oldest first (Chan's update
+ * for the variance), so a row costs O(√window), and the result depends only on the window's
+ * values and positions, never on what was cached: a restored state continues exactly.
  */
 import { ewmAlpha, ewmFold, type NumericFeature } from './recipe.ts';
 
@@ -20,11 +25,40 @@ export interface KernelGroup {
   ring: Float64Array;
   /** Per (sensor, span) EWM state; NaN before the first reading. */
   ewm: Float64Array;
+  /** Per long rolling window: folds of whole blocks (a cache, not state: recomputable from the ring). */
+  blocks: BlockCache[];
+}
+
+/** Rolling windows longer than this are folded by blocks. */
+export const LONG_WINDOW = 32;
+
+/** Folds of the blocks of one long window, slot = block index mod size. */
+interface BlockCache {
+  id: Int32Array;
+  n: Float64Array;
+  sum: Float64Array;
+  mean: Float64Array;
+  m2: Float64Array;
+  lo: Float64Array;
+  hi: Float64Array;
+}
+
+/** A fold of rows (count, plain sum, Welford mean and M2, min, max) over centered values. */
+interface Fold {
+  n: number;
+  sum: number;
+  mean: number;
+  m2: number;
+  lo: number;
+  hi: number;
 }
 
 interface RollSpec {
   sensor: number;
   window: number;
+  /** Block size for a long window (0: folded row by row); its cache is blocks[cache] of the group. */
+  block: number;
+  cache: number;
   mean: number;
   std: number;
   min: number;
@@ -62,6 +96,7 @@ export function createKernel(plan: readonly NumericFeature[], centers: ArrayLike
   const diffs: { feat: number; sensor: number; k: number }[] = [];
   const rolls: RollSpec[] = [];
   const ewms: { level: number; dev: number; sensor: number; alpha: number }[] = [];
+  let longCount = 0;
   plan.forEach((f, i) => {
     switch (f.kind) {
       case 'raw':
@@ -76,7 +111,8 @@ export function createKernel(plan: readonly NumericFeature[], centers: ArrayLike
       case 'roll': {
         let r = rolls.find((x) => x.sensor === f.sensor && x.window === f.window);
         if (!r) {
-          r = { sensor: f.sensor, window: f.window, mean: -1, std: -1, min: -1, max: -1 };
+          const long = f.window > LONG_WINDOW;
+          r = { sensor: f.sensor, window: f.window, block: long ? Math.ceil(Math.sqrt(f.window)) : 0, cache: long ? longCount++ : -1, mean: -1, std: -1, min: -1, max: -1 };
           rolls.push(r);
         }
         r[f.stat] = i;
@@ -98,6 +134,103 @@ export function createKernel(plan: readonly NumericFeature[], centers: ArrayLike
     }
   });
 
+  const longs = rolls.filter((r) => r.block > 0);
+  const newCache = (r: RollSpec): BlockCache => {
+    const slots = Math.ceil(r.window / r.block) + 2;
+    return { id: new Int32Array(slots).fill(-1), n: new Float64Array(slots), sum: new Float64Array(slots), mean: new Float64Array(slots), m2: new Float64Array(slots), lo: new Float64Array(slots), hi: new Float64Array(slots) };
+  };
+  const acc: Fold = { n: 0, sum: 0, mean: 0, m2: 0, lo: Infinity, hi: -Infinity };
+  const part: Fold = { n: 0, sum: 0, mean: 0, m2: 0, lo: Infinity, hi: -Infinity };
+  const clear = (f: Fold): void => {
+    f.n = 0;
+    f.sum = 0;
+    f.mean = 0;
+    f.m2 = 0;
+    f.lo = Infinity;
+    f.hi = -Infinity;
+  };
+  /** Fold the group's rows a … b (positions in the group, inclusive, within the history) of sensor s into f. */
+  const foldRows = (g: KernelGroup, s: number, a: number, b: number, c: number, f: Fold): void => {
+    let slot = (g.head - (g.rows - a) + H) % H;
+    const base = s * H;
+    for (let p = a; p <= b; p++) {
+      const v = g.ring[base + slot]!;
+      if (++slot === H) slot = 0;
+      if (v !== v) continue;
+      const d = v - c;
+      f.n++;
+      f.sum += d;
+      const next = f.mean + (d - f.mean) / f.n;
+      f.m2 += (d - next) * (d - f.mean);
+      f.mean = next;
+      if (v < f.lo) f.lo = v;
+      if (v > f.hi) f.hi = v;
+    }
+  };
+  /** Merge fold b into a (b's rows come after a's): plain sums add, Chan's update for mean and M2. */
+  const merge = (a: Fold, n: number, sum: number, mean: number, m2: number, lo: number, hi: number): void => {
+    if (n === 0) return;
+    if (a.n === 0) {
+      a.n = n;
+      a.sum = sum;
+      a.mean = mean;
+      a.m2 = m2;
+      a.lo = lo;
+      a.hi = hi;
+      return;
+    }
+    const total = a.n + n;
+    const delta = mean - a.mean;
+    a.mean += (delta * n) / total;
+    a.m2 += m2 + (delta * delta * a.n * n) / total;
+    a.n = total;
+    a.sum += sum;
+    if (lo < a.lo) a.lo = lo;
+    if (hi > a.hi) a.hi = hi;
+  };
+  /** The fold of the current row's window (rows before it, at most r.window) of a long window, by blocks. */
+  const windowFold = (g: KernelGroup, r: RollSpec, c: number): Fold => {
+    clear(acc);
+    const end = g.rows - 1;
+    const start = Math.max(0, g.rows - r.window);
+    if (end < start) return acc;
+    const B = r.block;
+    const firstFull = Math.ceil(start / B);
+    const lastFull = Math.floor((end + 1) / B) - 1;
+    if (firstFull > lastFull) {
+      foldRows(g, r.sensor, start, end, c, acc);
+      return acc;
+    }
+    if (start < firstFull * B) {
+      clear(part);
+      foldRows(g, r.sensor, start, firstFull * B - 1, c, part);
+      merge(acc, part.n, part.sum, part.mean, part.m2, part.lo, part.hi);
+    }
+    const cache = g.blocks[r.cache]!;
+    const slots = cache.id.length;
+    for (let b = firstFull; b <= lastFull; b++) {
+      const k = b % slots;
+      if (cache.id[k] !== b) {
+        clear(part);
+        foldRows(g, r.sensor, b * B, b * B + B - 1, c, part);
+        cache.id[k] = b;
+        cache.n[k] = part.n;
+        cache.sum[k] = part.sum;
+        cache.mean[k] = part.mean;
+        cache.m2[k] = part.m2;
+        cache.lo[k] = part.lo;
+        cache.hi[k] = part.hi;
+      }
+      merge(acc, cache.n[k]!, cache.sum[k]!, cache.mean[k]!, cache.m2[k]!, cache.lo[k]!, cache.hi[k]!);
+    }
+    if (end >= (lastFull + 1) * B) {
+      clear(part);
+      foldRows(g, r.sensor, (lastFull + 1) * B, end, c, part);
+      merge(acc, part.n, part.sum, part.mean, part.m2, part.lo, part.hi);
+    }
+    return acc;
+  };
+
   const back = (g: KernelGroup, s: number, k: number): number => {
     if (k > g.rows || k > H) return NaN;
     return g.ring[s * H + ((g.head - k + H) % H)]!;
@@ -106,11 +239,12 @@ export function createKernel(plan: readonly NumericFeature[], centers: ArrayLike
   return {
     history: H,
     ewmStates: ewms.length,
-    newGroup: () => ({ rows: 0, head: 0, ring: new Float64Array(S * H).fill(NaN), ewm: new Float64Array(ewms.length).fill(NaN) }),
+    newGroup: () => ({ rows: 0, head: 0, ring: new Float64Array(S * H).fill(NaN), ewm: new Float64Array(ewms.length).fill(NaN), blocks: longs.map(newCache) }),
     reset(g) {
       g.rows = 0;
       g.head = 0;
       g.ewm.fill(NaN);
+      for (const c of g.blocks) c.id.fill(-1);
     },
     back,
     step(g, x, raw) {
@@ -126,6 +260,14 @@ export function createKernel(plan: readonly NumericFeature[], centers: ArrayLike
       for (let j = 0; j < rolls.length; j++) {
         const r = rolls[j]!;
         const c = center[r.sensor]!;
+        if (r.block > 0) {
+          const w = windowFold(g, r, c);
+          if (r.mean >= 0) raw[r.mean] = w.n > 0 ? c + w.sum / w.n : NaN;
+          if (r.std >= 0) raw[r.std] = w.n > 1 ? Math.sqrt(w.m2 / (w.n - 1)) : NaN;
+          if (r.min >= 0) raw[r.min] = w.n > 0 ? w.lo : NaN;
+          if (r.max >= 0) raw[r.max] = w.n > 0 ? w.hi : NaN;
+          continue;
+        }
         const m = Math.min(r.window, g.rows);
         const base = r.sensor * H;
         let n = 0;

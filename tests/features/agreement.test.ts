@@ -103,7 +103,7 @@ async function expectAgreement(dataset: string, fitted: FittedRecipe): Promise<n
   return max;
 }
 
-/** A recipe with every feature kind, two rolling windows (one past DuckDB's 16-row naive frame limit) and two EWMs. */
+/** A recipe with every feature kind, three rolling windows (one past DuckDB's 16-row naive frame limit, one folded by blocks) and two EWMs. */
 function everything(base: FeatureRecipe, patch: Partial<FeatureRecipe> = {}): FeatureRecipe {
   return {
     ...base,
@@ -113,6 +113,8 @@ function everything(base: FeatureRecipe, patch: Partial<FeatureRecipe> = {}): Fe
     rolling: [
       { window: 5, stats: ['mean', 'std', 'min', 'max'] },
       { window: 30, stats: ['mean', 'std', 'min', 'max'] },
+      // Past LONG_WINDOW: folded by blocks (7 + 7 + … rows, merged).
+      { window: 45, stats: ['mean', 'std', 'min', 'max'] },
     ],
     ewm: [
       { span: 10, deviation: true },
@@ -252,7 +254,10 @@ describe('the feature kernel against DuckDB window functions (an independent ora
     await ws.run(`UPDATE fleet_oracle SET delay = 'Infinity'::DOUBLE WHERE rowid % 17 = 2`);
     const info = await wb.api['datasets.get']({ name: 'fleet_oracle' });
     // Raw features out: missing → 0, no scaling. EWM has no SQL form (it was JS before too).
-    const recipe = everything(defaultRecipe(info), { ewm: [], categoricals: [], fill: 'zero', standardize: false });
+    const base = everything(defaultRecipe(info));
+    // Long windows too (folded by blocks of ~√window rows), longer than most trips here.
+    const rolling = [...base.rolling, { window: 200, stats: ['mean', 'std', 'min', 'max'] as const }, { window: 1000, stats: ['std'] as const }].map((r) => ({ ...r, stats: [...r.stats] }));
+    const recipe = { ...base, rolling, ewm: [], categoricals: [], fill: 'zero' as const, standardize: false };
     const fitted = await fitRecipe(ws, 'fleet_oracle', recipe);
     const plan = planFeatures(fitted.recipe);
     expect(plan.map((f) => f.name)).toEqual(fitted.featureNames);
