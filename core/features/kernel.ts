@@ -151,21 +151,30 @@ export function createKernel(plan: readonly NumericFeature[], centers: ArrayLike
   };
   /** Fold the group's rows a … b (positions in the group, inclusive, within the history) of sensor s into f. */
   const foldRows = (g: KernelGroup, s: number, a: number, b: number, c: number, f: Fold): void => {
-    let slot = (g.head - (g.rows - a) + H) % H;
+    let slot = g.head - (g.rows - a);
+    if (slot < 0) slot += H;
+    const ring = g.ring;
     const base = s * H;
+    let { n, sum, mean, m2, lo, hi } = f;
     for (let p = a; p <= b; p++) {
-      const v = g.ring[base + slot]!;
+      const v = ring[base + slot]!;
       if (++slot === H) slot = 0;
       if (v !== v) continue;
       const d = v - c;
-      f.n++;
-      f.sum += d;
-      const next = f.mean + (d - f.mean) / f.n;
-      f.m2 += (d - next) * (d - f.mean);
-      f.mean = next;
-      if (v < f.lo) f.lo = v;
-      if (v > f.hi) f.hi = v;
+      n++;
+      sum += d;
+      const next = mean + (d - mean) / n;
+      m2 += (d - next) * (d - mean);
+      mean = next;
+      if (v < lo) lo = v;
+      if (v > hi) hi = v;
     }
+    f.n = n;
+    f.sum = sum;
+    f.mean = mean;
+    f.m2 = m2;
+    f.lo = lo;
+    f.hi = hi;
   };
   /** Merge fold b into a (b's rows come after a's): plain sums add, Chan's update for mean and M2. */
   const merge = (a: Fold, n: number, sum: number, mean: number, m2: number, lo: number, hi: number): void => {
@@ -188,13 +197,20 @@ export function createKernel(plan: readonly NumericFeature[], centers: ArrayLike
     if (lo < a.lo) a.lo = lo;
     if (hi > a.hi) a.hi = hi;
   };
-  /** The fold of the current row's window (rows before it, at most r.window) of a long window, by blocks. */
+  /**
+   * The fold of the current row's window (the rows before it, at most r.window): a short window row by
+   * row, oldest first (DuckDB's order for a frame); a long one by blocks.
+   */
   const windowFold = (g: KernelGroup, r: RollSpec, c: number): Fold => {
     clear(acc);
     const end = g.rows - 1;
     const start = Math.max(0, g.rows - r.window);
     if (end < start) return acc;
     const B = r.block;
+    if (B === 0) {
+      foldRows(g, r.sensor, start, end, c, acc);
+      return acc;
+    }
     const firstFull = Math.ceil(start / B);
     const lastFull = Math.floor((end + 1) / B) - 1;
     if (firstFull > lastFull) {
@@ -260,42 +276,11 @@ export function createKernel(plan: readonly NumericFeature[], centers: ArrayLike
       for (let j = 0; j < rolls.length; j++) {
         const r = rolls[j]!;
         const c = center[r.sensor]!;
-        if (r.block > 0) {
-          const w = windowFold(g, r, c);
-          if (r.mean >= 0) raw[r.mean] = w.n > 0 ? c + w.sum / w.n : NaN;
-          if (r.std >= 0) raw[r.std] = w.n > 1 ? Math.sqrt(w.m2 / (w.n - 1)) : NaN;
-          if (r.min >= 0) raw[r.min] = w.n > 0 ? w.lo : NaN;
-          if (r.max >= 0) raw[r.max] = w.n > 0 ? w.hi : NaN;
-          continue;
-        }
-        const m = Math.min(r.window, g.rows);
-        const base = r.sensor * H;
-        let n = 0;
-        let sum = 0;
-        let mean = 0;
-        let m2 = 0;
-        let lo = Infinity;
-        let hi = -Infinity;
-        // Oldest first, as DuckDB folds a window frame: ring slots head − m … head − 1.
-        let slot = g.head - m;
-        if (slot < 0) slot += H;
-        for (let k = m; k >= 1; k--) {
-          const v = g.ring[base + slot]!;
-          if (++slot === H) slot = 0;
-          if (v !== v) continue;
-          const d = v - c;
-          n++;
-          sum += d;
-          const next = mean + (d - mean) / n;
-          m2 += (d - next) * (d - mean);
-          mean = next;
-          if (v < lo) lo = v;
-          if (v > hi) hi = v;
-        }
-        if (r.mean >= 0) raw[r.mean] = n > 0 ? c + sum / n : NaN;
-        if (r.std >= 0) raw[r.std] = n > 1 ? Math.sqrt(m2 / (n - 1)) : NaN;
-        if (r.min >= 0) raw[r.min] = n > 0 ? lo : NaN;
-        if (r.max >= 0) raw[r.max] = n > 0 ? hi : NaN;
+        const w = windowFold(g, r, c);
+        if (r.mean >= 0) raw[r.mean] = w.n > 0 ? c + w.sum / w.n : NaN;
+        if (r.std >= 0) raw[r.std] = w.n > 1 ? Math.sqrt(w.m2 / (w.n - 1)) : NaN;
+        if (r.min >= 0) raw[r.min] = w.n > 0 ? w.lo : NaN;
+        if (r.max >= 0) raw[r.max] = w.n > 0 ? w.hi : NaN;
       }
       for (let k = 0; k < ewms.length; k++) {
         const e = ewms[k]!;
