@@ -198,4 +198,30 @@ describe('batch scoring', () => {
     }
     expect(view(inline.results)).toEqual(view(whole));
   }, 60_000);
+
+  it('a scoring worker that dies fails the calls in flight, and the partition re-opened gets a new worker that scores alike', async () => {
+    const model = lowThreshold(live);
+    const events = rawEvents(bodies()).slice(0, 400);
+    const batch = (from: number, to: number) => packBatch('0', events.slice(from, to), 'event_id', -1);
+    const noState = async (): Promise<Map<string, string>> => new Map();
+    const engine = new WorkerScoring(model, OPTS);
+    try {
+      await engine.open('a');
+      await engine.score('a', batch(0, 100), { snapshot: false, evictIdleMs: 1e9 }, noState);
+      const inFlight = engine.score('a', batch(100, 400), { snapshot: false, evictIdleMs: 1e9 }, noState);
+      // Killed from outside, as a crash would: the call in flight is refused, not left hanging.
+      await (engine as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+      await expect(inFlight).rejects.toThrow(/scoring worker exited/);
+      await expect(engine.score('a', batch(100, 200), { snapshot: false, evictIdleMs: 1e9 }, noState)).rejects.toThrow(/no scorer 'a'/);
+      // The pipeline re-opens the partition: a new worker, a fresh scorer, the same results as a fresh inline one.
+      await engine.open('a2');
+      const again = await engine.score('a2', batch(100, 400), { snapshot: false, evictIdleMs: 1e9 }, noState);
+      const inline = new InlineScoring(model, OPTS);
+      await inline.open('a2');
+      expect(view([again])).toEqual(view([await inline.score('a2', batch(100, 400), { snapshot: false, evictIdleMs: 1e9 }, noState)]));
+      expect(again.scored.n).toBeGreaterThan(0);
+    } finally {
+      await engine.close();
+    }
+  }, 60_000);
 });
