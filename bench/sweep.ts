@@ -50,7 +50,10 @@ async function sweep(workers: number): Promise<{ ms: number; peak: number; ok: n
     return wb.api['runs.get']({ runId: parentId });
   });
   off();
-  return { ms: t.ms, peak: rss.stop(), ok: Number(t.value.metrics.children_finished ?? 0), preps: wb.trainer.stats.preparations - preps0, prepMs };
+  const out = { ms: t.ms, peak: rss.stop(), ok: Number(t.value.metrics.children_finished ?? 0), preps: wb.trainer.stats.preparations - preps0, prepMs };
+  // Both sweeps start from the same workspace: the runs (and their stored scores) go again.
+  await wb.api['runs.delete']({ runIds: [t.value.id] });
+  return out;
 }
 
 const cores = availableParallelism();
@@ -59,6 +62,7 @@ const cores = availableParallelism();
 {
   const { parentId } = await wb.api['models.sweep']({ base: { dataset: 'fleet', detector: 'isolation-forest', experiment: 'bench-sweep-warmup', seed: 7, maxTrainRows: 100_000 }, mode: 'random', trials: 1, space: { n_trees: [50] }, metric: 'roc_auc', workers: 1 });
   await wb.api['models.wait']({ runId: parentId });
+  await wb.api['runs.delete']({ runIds: [parentId] });
 }
 console.log(`${trials}-trial sweep (${withRecipe ? 'detector params and rolling window' : 'detector params'}) on ${rows.toLocaleString('en-US')} rows; pool of ${cores} vs 1 worker`);
 const pool = await sweep(cores);

@@ -1,13 +1,14 @@
 /**
  * The experiment store in the workspace (issue #5 item 5): tables
- * fleetlens.experiments, fleetlens.runs, fleetlens.artifacts, and one table of
- * scored test rows per run (fleetlens."scores__<run id>").
+ * fleetlens.experiments, fleetlens.runs, fleetlens.artifacts, and the scored
+ * test rows of each run (fleetlens."scores__<run id>", see scores.ts).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { WorkbenchError } from '../api/errors.ts';
 import type { DatasetInfo } from '../data/api.ts';
 import type { DatasetFingerprint, ExperimentInfo, RunInfo, RunStatus } from './api.ts';
 import { ident, type Workspace } from '../workspace/workspace.ts';
+import { dropRunScores, dropUnusedRows } from './scores.ts';
 import type { Plain } from '../workspace/values.ts';
 
 const SCHEMA = `
@@ -181,17 +182,16 @@ export class ExperimentStore {
     for (const id of ids) {
       const children = (await this.ws.query(`SELECT id FROM fleetlens.runs WHERE parent_id = $id`, { id })).map((r) => String(r.id));
       if (children.length) deleted.push(...(await this.deleteRuns(children)));
-      await this.ws.run(`DROP TABLE IF EXISTS fleetlens.${ident(scoresTable(id))}`);
+      await dropRunScores(this.ws, id);
       await this.ws.run(`DELETE FROM fleetlens.artifacts WHERE run_id = $id`, { id });
       const before = (await this.ws.query(`SELECT count(*) n FROM fleetlens.runs WHERE id = $id`, { id }))[0]!.n;
       await this.ws.run(`DELETE FROM fleetlens.runs WHERE id = $id`, { id });
       if (Number(before) > 0) deleted.push(id);
     }
+    // Test rows no remaining run reads go too.
+    await dropUnusedRows(this.ws);
     return deleted;
   }
 }
 
-/** Table (in schema fleetlens) holding a run's scored test rows. */
-export function scoresTable(runId: string): string {
-  return `scores__${runId}`;
-}
+export { scoresTable } from './scores.ts';

@@ -138,19 +138,22 @@ interface RawQuery {
   join?: string;
 }
 
-/** One DuckDB chunk of raw features, columnar; NaN marks a missing value. */
+/**
+ * One DuckDB chunk of raw features; NaN marks a missing value. Its arrays are reused for the
+ * next chunk: a consumer copies what it keeps before asking for the next one.
+ */
 interface RawChunk {
   n: number;
   rid: Float64Array;
   /** 1 = row of interest; null when every row is. */
-  keep: Float64Array | null;
-  /** Aligned with RawQuery.features. */
-  feats: Float64Array[];
+  keep: Uint8Array | null;
+  /** n × features.length, row-major, in RawQuery.features order. */
+  feats: Float64Array;
   /** Category index per categorical (−1 = none). */
   cats: Float64Array[];
   extras: (number | string | null)[][];
   /** Aligned with RawQuery.flags; 1 = the predicate holds. */
-  flags: Float64Array[];
+  flags: Uint8Array[];
   /** Aligned with RawQuery.numbers; NaN = NULL. */
   numbers: Float64Array[];
 }
@@ -177,23 +180,27 @@ function baseSql(q: { dataset: string; columns: FittedRecipe['columns']; sensors
 
 /**
  * The streaming query of a raw pass and the positions of its output columns: every row of
- * the groups holding a row of interest, sorted by (group, time, rowid), with the sensor
- * readings (features are computed in JS, kernel.ts) and a 64-bit hash of the group in two
- * halves, which tells where a group starts.
+ * the groups holding a row of interest (all rows when `everyRow`: the caller knows each is one),
+ * sorted by (group, time, rowid), with the sensor readings (features are computed in JS,
+ * kernel.ts), the keep and flag predicates packed as bits of one column, and 53 bits of the
+ * group's hash, which tell where a group starts. Fewer columns matter: reading a column of a
+ * chunk is a native call that costs more than its copy.
  */
-function rawSql(q: RawQuery): { sql: string; layout: { sensors: number; group: number; cats: number; extras: number; keep: number; flags: number; numbers: number } } {
+function rawSql(q: RawQuery, everyRow: boolean): { sql: string; layout: { sensors: number; group: number; cats: number; extras: number; bits: number; numbers: number[] } } {
   const groups = q.columns.groups.length;
   const gcols = Array.from({ length: groups }, (_, i) => `__g${i}`);
   const outer = ['CAST(__rid AS DOUBLE)'];
   let pos = 1;
-  const keepPos = q.keep === null ? -1 : pos++;
-  if (keepPos >= 0) outer.push('CAST(__keep AS DOUBLE)');
-  const groupPos = groups ? pos : -1;
-  if (groups) {
-    const h = `hash(${gcols.join(', ')})`;
-    outer.push(`CAST(${h} >> 32 AS DOUBLE)`, `CAST(${h} & 4294967295 AS DOUBLE)`);
-    pos += 2;
+  // Bit 0: keep; bit 1 + k: flag k (bit k without a keep predicate).
+  const bitsPos = q.keep !== null || q.flags.length ? pos++ : -1;
+  if (bitsPos >= 0) {
+    if (q.flags.length > 30) throw new WorkbenchError('INVALID_ARGUMENT', 'at most 30 row flags in one pass');
+    const shift = q.keep === null ? 0 : 1;
+    outer.push(`CAST(${[...(q.keep === null ? [] : ['CAST(__keep AS INTEGER)']), ...q.flags.map((_, i) => `CAST(__y${i} AS INTEGER) * ${2 ** (i + shift)}`)].join(' + ')} AS DOUBLE)`);
   }
+  const groupPos = groups ? pos++ : -1;
+  // The hash's top 53 bits fit a DOUBLE exactly; neighbouring groups in the sort share them with odds of 2^-53.
+  if (groups) outer.push(`CAST(hash(${gcols.join(', ')}) >> 11 AS DOUBLE)`);
   const sensorPos = pos;
   q.sensors.forEach((_, j) => {
     // NaN instead of NULL: vectors without a validity mask read several times faster.
@@ -210,32 +217,31 @@ function rawSql(q: RawQuery): { sql: string; layout: { sensors: number; group: n
     outer.push(`__x${i}`);
     pos++;
   });
-  const flagPos = pos;
-  q.flags.forEach((_, i) => {
-    outer.push(`CAST(__y${i} AS DOUBLE)`);
-    pos++;
-  });
-  const numPos = pos;
-  (q.numbers ?? []).forEach((_, i) => {
+  // A number that is the literal NULL (no such column) is not streamed: it reads as NaN.
+  const numPos = (q.numbers ?? []).map((e, i) => {
+    if (/^\s*NULL\s*$/i.test(e)) return -1;
     outer.push(`coalesce(__z${i}, CAST('NaN' AS DOUBLE))`);
-    pos++;
+    return pos++;
   });
   // Rows outside the rows of interest still feed their group's lags and windows: stream whole groups.
-  const from = q.keep === null ? 'b' : `(SELECT *, bool_or(__keep) OVER (${groups ? `PARTITION BY ${gcols.join(', ')}` : ''}) AS __gkeep FROM b) WHERE __gkeep`;
+  const from = q.keep === null || everyRow ? 'b' : `(SELECT *, bool_or(__keep) OVER (${groups ? `PARTITION BY ${gcols.join(', ')}` : ''}) AS __gkeep FROM b) WHERE __gkeep`;
   const sql = `WITH ${baseSql(q)}
 SELECT ${outer.join(', ')} FROM ${from} ORDER BY ${[...gcols, '__t', '__rid'].join(', ')}`;
-  return { sql, layout: { sensors: sensorPos, group: groupPos, cats: catPos, extras: extraPos, keep: keepPos, flags: flagPos, numbers: numPos } };
+  return { sql, layout: { sensors: sensorPos, group: groupPos, cats: catPos, extras: extraPos, bits: bitsPos, numbers: numPos } };
 }
 
+/** Rows of a DuckDB data chunk (its STANDARD_VECTOR_SIZE). */
+const DUCKDB_CHUNK = 2048;
 const ALL_VALID = 0xffffffffffffffffn;
 function readDoubles(chunk: DuckDBDataChunk, col: number, n: number): Float64Array {
   const v = chunk.getColumnVector(col);
-  // A DOUBLE vector without NULLs (the feature queries turn NULL into NaN) is copied in one go; its
+  // A DOUBLE vector without NULLs (the feature queries turn NULL into NaN) is taken in one go; its
   // typed view is not in the package's public typings, so it is checked before use.
   const raw = v as unknown as { items?: unknown; validity?: { data?: unknown } };
   const mask = raw.validity?.data;
   if (raw.items instanceof Float64Array && raw.items.length >= n && (mask === null || mask instanceof BigUint64Array)) {
-    const out = raw.items.slice(0, n);
+    // The vector's items are already a copy (the bindings copy every buffer they hand to JS).
+    const out = raw.items.length === n ? raw.items : raw.items.subarray(0, n);
     if (mask) {
       // Validity: one bit per row, 1 = valid; words of all ones (the usual case) are skipped.
       for (let w = 0; w * 64 < n; w++) {
@@ -255,7 +261,7 @@ function readDoubles(chunk: DuckDBDataChunk, col: number, n: number): Float64Arr
 }
 
 /** Values of a column as plain JS values; with `only`, just the rows where only[i] === 1 (others null). */
-function readPlain(chunk: DuckDBDataChunk, col: number, n: number, only: Float64Array | null = null): (number | string | null)[] {
+function readPlain(chunk: DuckDBDataChunk, col: number, n: number, only: ArrayLike<number> | null = null): (number | string | null)[] {
   const v = chunk.getColumnVector(col);
   const out = new Array<number | string | null>(n).fill(null);
   for (let i = 0; i < n; i++) {
@@ -275,62 +281,84 @@ function wrapDuckError(err: unknown, dataset: string, signal: AbortSignal | unde
 /**
  * Run a raw pass on a dedicated connection, yielding one RawChunk per DuckDB chunk in
  * (group, time, rowid) order, its features computed row by row by the feature kernel.
+ * DuckDB makes the next chunk (on its own thread) while the kernel works on this one.
  */
-async function* rawChunks(ws: Workspace, q: RawQuery, signal?: AbortSignal): AsyncGenerator<RawChunk> {
-  const { sql, layout } = rawSql(q);
+async function* rawChunks(ws: Workspace, q: RawQuery, signal?: AbortSignal, everyRow = false): AsyncGenerator<RawChunk> {
+  const { sql, layout } = rawSql(q, everyRow);
   const S = q.sensors.length;
+  const F = q.features.length;
   const kernel = createKernel(q.features, q.centers, S);
   const group = kernel.newGroup();
   const x = new Float64Array(S);
-  const raw = new Float64Array(q.features.length);
-  const F = q.features.length;
-  let hashHi = NaN;
-  let hashLo = NaN;
+  let groupId = NaN;
+  let cap = 0;
+  let feats = new Float64Array(0);
+  let keep: Uint8Array | null = null;
+  let flags: Uint8Array[] = [];
+  const nans = new Float64Array(DUCKDB_CHUNK).fill(NaN);
   if (signal?.aborted) throw cancelled();
   const con: DuckDBConnection = await ws.connect();
   const onAbort = (): void => con.interrupt();
   signal?.addEventListener('abort', onAbort);
+  let pending: Promise<DuckDBDataChunk | null> | null = null;
+  const fetch = (result: { fetchChunk(): Promise<DuckDBDataChunk | null> }): Promise<DuckDBDataChunk | null> =>
+    result.fetchChunk().catch((err: unknown) => {
+      throw wrapDuckError(err, q.dataset, signal);
+    });
   try {
     const result = await con.stream(sql).catch((err: unknown) => {
       throw wrapDuckError(err, q.dataset, signal);
     });
+    pending = fetch(result);
     for (;;) {
       if (signal?.aborted) throw cancelled();
-      const chunk = await result.fetchChunk().catch((err: unknown) => {
-        throw wrapDuckError(err, q.dataset, signal);
-      });
+      const chunk = await pending;
+      pending = null;
       if (!chunk || chunk.rowCount === 0) break;
+      pending = fetch(result);
       const n = chunk.rowCount;
-      const feats = Array.from({ length: F }, () => new Float64Array(n));
+      if (n > cap) {
+        cap = n;
+        feats = new Float64Array(n * F);
+        keep = layout.bits >= 0 && q.keep !== null ? new Uint8Array(n) : null;
+        flags = q.flags.map(() => new Uint8Array(n));
+      }
       const readings = Array.from({ length: S }, (_, s) => readDoubles(chunk, layout.sensors + s, n));
-      const hi = layout.group >= 0 ? readDoubles(chunk, layout.group, n) : null;
-      const lo = layout.group >= 0 ? readDoubles(chunk, layout.group + 1, n) : null;
+      const gid = layout.group >= 0 ? readDoubles(chunk, layout.group, n) : null;
       for (let i = 0; i < n; i++) {
-        // Rows arrive sorted by group: a new group hash starts a fresh history.
-        if (hi && lo && (hi[i] !== hashHi || lo[i] !== hashLo)) {
-          hashHi = hi[i]!;
-          hashLo = lo[i]!;
+        // Rows arrive sorted by group: a new group starts a fresh history.
+        if (gid && gid[i] !== groupId) {
+          groupId = gid[i]!;
           kernel.reset(group);
         }
         for (let s = 0; s < S; s++) x[s] = readings[s]![i]!;
-        kernel.step(group, x, raw);
-        for (let f = 0; f < F; f++) feats[f]![i] = raw[f]!;
+        kernel.step(group, x, feats, i * F);
       }
-      const keep = layout.keep >= 0 ? readDoubles(chunk, layout.keep, n) : null;
+      if (layout.bits >= 0) {
+        const bits = readDoubles(chunk, layout.bits, n);
+        const shift = keep ? 1 : 0;
+        for (let i = 0; i < n; i++) {
+          const b = bits[i]!;
+          if (keep) keep[i] = b & 1;
+          for (let k = 0; k < flags.length; k++) flags[k]![i] = (b >> (k + shift)) & 1;
+        }
+      }
       yield {
         n,
         rid: readDoubles(chunk, 0, n),
-        keep,
+        keep: keep && n < cap ? keep.subarray(0, n) : keep,
         feats,
         cats: q.categories.map((_, i) => readDoubles(chunk, layout.cats + i, n)),
         // Text extras cost a string per value: read them for rows of interest only.
         extras: q.extras.map((_, i) => readPlain(chunk, layout.extras + i, n, keep)),
-        flags: q.flags.map((_, i) => readDoubles(chunk, layout.flags + i, n)),
-        numbers: (q.numbers ?? []).map((_, i) => readDoubles(chunk, layout.numbers + i, n)),
+        flags: n < cap ? flags.map((f) => f.subarray(0, n)) : flags,
+        numbers: layout.numbers.map((col) => (col < 0 ? (n <= nans.length ? nans.subarray(0, n) : new Float64Array(n).fill(NaN)) : readDoubles(chunk, col, n))),
       };
     }
   } finally {
     signal?.removeEventListener('abort', onAbort);
+    // A chunk still being made must finish before its connection closes.
+    if (pending) await pending.catch(() => undefined);
     con.closeSync();
   }
 }
@@ -354,19 +382,6 @@ async function queryRow(ws: Workspace, sql: string, dataset: string, signal: Abo
   }
 }
 
-/** Running count/mean/M2 (Welford) of the values a fitted statistic is taken over. */
-class Moments {
-  n = 0;
-  mean = 0;
-  m2 = 0;
-  add(x: number): void {
-    this.n++;
-    const d = x - this.mean;
-    this.mean += d / this.n;
-    this.m2 += d * (x - this.mean);
-  }
-}
-
 /** Per-feature training summary: over non-missing values (fill mean/drop) or zero-filled values (fill zero). */
 interface FeatureSummary {
   count: number;
@@ -385,15 +400,15 @@ export interface FitPassRows {
   categoricals: number;
   rid: Float64Array;
   /** 1 = the row is a training row (matches trainFilter). */
-  train: Float64Array;
+  train: Uint8Array;
   /** Aligned with FitPassOptions.flags. */
-  flags: Float64Array[];
+  flags: Uint8Array[];
   /** Aligned with FitPassOptions.numbers; NaN = NULL. */
   numbers: Float64Array[];
   /** includeColumns values by name, for rows matching trainFilter or a flag (null elsewhere). */
   extra: Record<string, (number | string | null)[]>;
-  /** Copy row i's raw numeric features (NaN = missing) to out[offset…]; true when one is missing. */
-  copyRaw(i: number, out: Float64Array, offset: number): boolean;
+  /** Raw numeric features (NaN = missing), n × numeric, row-major. */
+  feats: Float64Array;
   /** Category index of row i per categorical (−1 = none) into out[offset…]. */
   copyCats(i: number, out: Int32Array, offset: number): void;
 }
@@ -403,7 +418,7 @@ export interface FitPassOptions extends FitRecipeOptions {
   flags?: string[];
   numbers?: string[];
   includeColumns?: string[];
-  /** Receives every chunk of the pass (rows in group, time order), raw features unfinished. */
+  /** Receives every chunk of the pass (rows in group, time order), raw features unfinished; its arrays are reused after the call. */
   onRows?: (rows: FitPassRows) => void;
 }
 
@@ -447,10 +462,15 @@ export async function fitPass(ws: Workspace, dataset: string, recipe: FeatureRec
   const keepCond = keepSql(keep);
   const warnings: string[] = [];
 
+  // Stream the training rows and the flagged ones; the first flag marks training rows.
+  const allFlags = [keep ?? 'true', ...flags];
+  const anyFlag = keep === null ? null : allFlags.map((f) => `(${f})`).join(' OR ');
   const sensorVals = recipe.sensors.map((s) => `CASE WHEN isfinite(CAST(${ident(s)} AS DOUBLE)) THEN CAST(${ident(s)} AS DOUBLE) END`);
+  // The same scan counts the rows no predicate selects: when there are none, the pass need not
+  // look for groups without a row of interest (a window over every row, ~40% of its query at 10M rows).
   const head = await queryRow(
     ws,
-    `SELECT count(*) AS n${sensorVals.map((v, j) => `, avg(${v}) AS c${j}`).join('')} FROM ${table} WHERE ${keepCond}`,
+    `SELECT count(*) FILTER (WHERE ${keepCond}) AS n, ${anyFlag === null ? '0' : `count(*) FILTER (WHERE NOT ${keepSql(anyFlag)})`} AS outside${sensorVals.map((v, j) => `, avg(${v}) FILTER (WHERE ${keepCond}) AS c${j}`).join('')} FROM ${table}`,
     dataset,
     signal,
   );
@@ -478,39 +498,49 @@ export async function fitPass(ws: Workspace, dataset: string, recipe: FeatureRec
 
   const plan = planFeatures(recipe);
   const fill = recipe.fill;
-  // Stream the training rows and the flagged ones; the first flag marks training rows.
-  const allFlags = [keep ?? 'true', ...flags];
   const q: RawQuery = {
     dataset,
     columns,
     sensors: recipe.sensors,
     centers,
     features: plan,
-    keep: keep === null ? null : allFlags.map((f) => `(${f})`).join(' OR '),
+    keep: anyFlag,
     categories,
     extras,
     flags: allFlags,
     numbers: opts.numbers ?? [],
     join,
   };
-  const moments = plan.map(() => new Moments());
   const k = plan.length;
+  // Welford moments per feature, accumulated in stream order.
+  const mn = new Float64Array(k);
+  const mMean = new Float64Array(k);
+  const mM2 = new Float64Array(k);
+  const add = (f: number, x: number): void => {
+    const n = ++mn[f]!;
+    const d = x - mMean[f]!;
+    const mean = mMean[f]! + d / n;
+    mMean[f] = mean;
+    mM2[f] = mM2[f]! + d * (x - mean);
+  };
   const width = k + categories.reduce((a, c) => a + c.values.length + (c.other ? 1 : 0), 0);
   let used = 0;
-  for await (const c of rawChunks(ws, q, signal)) {
+  for await (const c of rawChunks(ws, q, signal, Number(head.outside ?? 1) === 0)) {
     const isTrain = c.flags[0]!;
+    const feats = c.feats;
     for (let i = 0; i < c.n; i++) {
       if (isTrain[i] !== 1) continue;
+      const o = i * k;
       if (fill === 'drop') {
         let missing = false;
-        for (let f = 0; f < k && !missing; f++) missing = Number.isNaN(c.feats[f]![i]!);
+        for (let f = 0; f < k && !missing; f++) missing = Number.isNaN(feats[o + f]!);
         if (missing) continue;
       }
       used++;
       for (let f = 0; f < k; f++) {
-        const x = c.feats[f]![i]!;
-        if (!Number.isNaN(x)) moments[f]!.add(x);
-        else if (fill === 'zero') moments[f]!.add(0);
+        const x = feats[o + f]!;
+        if (x === x) add(f, x);
+        else if (fill === 'zero') add(f, 0);
       }
     }
     if (opts.onRows) {
@@ -526,15 +556,7 @@ export async function fitPass(ws: Workspace, dataset: string, recipe: FeatureRec
         flags: c.flags.slice(1),
         numbers: c.numbers,
         extra,
-        copyRaw: (i, out, offset) => {
-          let missing = false;
-          for (let f = 0; f < k; f++) {
-            const x = c.feats[f]![i]!;
-            out[offset + f] = x;
-            if (Number.isNaN(x)) missing = true;
-          }
-          return missing;
-        },
+        feats,
         copyCats: (i, out, offset) => {
           for (let j = 0; j < c.cats.length; j++) out[offset + j] = c.cats[j]![i]!;
         },
@@ -545,7 +567,7 @@ export async function fitPass(ws: Workspace, dataset: string, recipe: FeatureRec
   if (fill === 'drop' && used === 0) {
     throw new WorkbenchError('MODEL_FAILED', `every training row of dataset '${dataset}' has a missing feature, so fill 'drop' leaves nothing; use fill 'mean' or 'zero', or shorter windows`, { dataset });
   }
-  const summaries: FeatureSummary[] = moments.map((m) => ({ count: m.n, avg: m.n ? m.mean : null, varPop: m.n ? m.m2 / m.n : null }));
+  const summaries: FeatureSummary[] = plan.map((_, f) => ({ count: mn[f]!, avg: mn[f] ? mMean[f]! : null, varPop: mn[f] ? mM2[f]! / mn[f]! : null }));
 
   const fillValues = fill === 'drop' ? null : plan.map((f, i) => {
     if (fill === 'zero') return 0;
@@ -728,16 +750,14 @@ export async function* streamFeatures(ws: Workspace, dataset: string, fitted: Fi
     return out;
   };
 
-  const raw = new Float64Array(fin.numeric);
   const cats = new Float64Array(fitted.categories.length);
   for await (const c of rawChunks(ws, q, opts.signal)) {
     for (let i = 0; i < c.n; i++) {
       if (c.keep && c.keep[i] !== 1) continue;
-      for (let f = 0; f < raw.length; f++) raw[f] = c.feats[f]![i]!;
       for (let k = 0; k < cats.length; k++) cats[k] = c.cats[k]![i]!;
       if (rows === capacity) grow();
       // A dropped row is written too and then overwritten by the next one.
-      if (finishRow(fin, raw, cats, data, rows * cols)) {
+      if (finishRow(fin, c.feats, cats, data, rows * cols, i * fin.numeric)) {
         dropped++;
         continue;
       }

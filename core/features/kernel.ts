@@ -76,10 +76,10 @@ export interface FeatureKernel {
   /** Sensor s's value k rows back (1 = previous row); NaN when missing or before the group's start. */
   back(g: KernelGroup, s: number, k: number): number;
   /**
-   * The features of a row whose sensor readings are `x` (NaN = missing), into `raw` at their
-   * plan index; then fold the row into `g`.
+   * The features of a row whose sensor readings are `x` (NaN = missing), into `out` at
+   * `offset` + their plan index; then fold the row into `g`.
    */
-  step(g: KernelGroup, x: Float64Array, raw: Float64Array): void;
+  step(g: KernelGroup, x: Float64Array, out: Float64Array, offset: number): void;
 }
 
 /** A kernel for a feature plan (planFeatures) over `sensors` sensors with the recipe's fitted centers. */
@@ -263,31 +263,31 @@ export function createKernel(plan: readonly NumericFeature[], centers: ArrayLike
       for (const c of g.blocks) c.id.fill(-1);
     },
     back,
-    step(g, x, raw) {
-      for (let j = 0; j < raws.length; j++) raw[raws[j]!.feat] = x[raws[j]!.sensor]!;
+    step(g, x, out, o) {
+      for (let j = 0; j < raws.length; j++) out[o + raws[j]!.feat] = x[raws[j]!.sensor]!;
       for (let j = 0; j < lags.length; j++) {
         const l = lags[j]!;
-        raw[l.feat] = back(g, l.sensor, l.k);
+        out[o + l.feat] = back(g, l.sensor, l.k);
       }
       for (let j = 0; j < diffs.length; j++) {
         const d = diffs[j]!;
-        raw[d.feat] = x[d.sensor]! - back(g, d.sensor, d.k);
+        out[o + d.feat] = x[d.sensor]! - back(g, d.sensor, d.k);
       }
       for (let j = 0; j < rolls.length; j++) {
         const r = rolls[j]!;
         const c = center[r.sensor]!;
         const w = windowFold(g, r, c);
-        if (r.mean >= 0) raw[r.mean] = w.n > 0 ? c + w.sum / w.n : NaN;
-        if (r.std >= 0) raw[r.std] = w.n > 1 ? Math.sqrt(w.m2 / (w.n - 1)) : NaN;
-        if (r.min >= 0) raw[r.min] = w.n > 0 ? w.lo : NaN;
-        if (r.max >= 0) raw[r.max] = w.n > 0 ? w.hi : NaN;
+        if (r.mean >= 0) out[o + r.mean] = w.n > 0 ? c + w.sum / w.n : NaN;
+        if (r.std >= 0) out[o + r.std] = w.n > 1 ? Math.sqrt(w.m2 / (w.n - 1)) : NaN;
+        if (r.min >= 0) out[o + r.min] = w.n > 0 ? w.lo : NaN;
+        if (r.max >= 0) out[o + r.max] = w.n > 0 ? w.hi : NaN;
       }
       for (let k = 0; k < ewms.length; k++) {
         const e = ewms[k]!;
         const y = g.ewm[k]!;
         const v = x[e.sensor]!;
-        if (e.level >= 0) raw[e.level] = y;
-        if (e.dev >= 0) raw[e.dev] = v - y;
+        if (e.level >= 0) out[o + e.level] = y;
+        if (e.dev >= 0) out[o + e.dev] = v - y;
         g.ewm[k] = ewmFold(y, v, e.alpha);
       }
       if (H > 0) {

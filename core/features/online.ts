@@ -133,7 +133,7 @@ export function createOnlineFeaturizer(fitted: FittedRecipe): OnlineFeaturizer {
       groups.set(key, g);
     }
     for (let s = 0; s < S; s++) x[s] = reading(event[sensors[s]!]);
-    kernel.step(g, x, raw);
+    kernel.step(g, x, raw, 0);
     fitted.categories.forEach((c, i) => {
       const v = event[c.column];
       cats[i] = v === null || v === undefined ? -1 : (catIndex[i]!.get(String(v)) ?? catOther[i]!);

@@ -392,14 +392,15 @@ export function compileFinish(fitted: FittedRecipe): CompiledFinish {
 /**
  * Fill, standardize and one-hot one row into `out` at `offset`. `raw` holds the
  * numeric features (NaN = missing); `cats` the category index per categorical
- * (−1 = none). Returns true when fill is 'drop' and a feature is missing; the
+ * (−1 = none); `rawOffset` where they start in `raw` (in place when raw is out
+ * and the offsets are equal). Returns true when fill is 'drop' and a feature is missing; the
  * row is still written, with NaN where values are missing. Shared by both
  * evaluators so their arithmetic is identical.
  */
-export function finishRow(c: CompiledFinish, raw: Float64Array, cats: ArrayLike<number>, out: Float64Array, offset: number): boolean {
+export function finishRow(c: CompiledFinish, raw: Float64Array, cats: ArrayLike<number>, out: Float64Array, offset: number, rawOffset = 0): boolean {
   let dropped = false;
   for (let f = 0; f < c.numeric; f++) {
-    let v = raw[f]!;
+    let v = raw[rawOffset + f]!;
     if (Number.isNaN(v)) {
       if (c.fill === null) {
         dropped = true;

@@ -28,6 +28,7 @@ import { ident, lit, type Workspace } from '../workspace/workspace.ts';
 import type { Matrix } from './detector.ts';
 import type { NormalizedTrainRequest } from './train.ts';
 import type { TestRows } from './trial.ts';
+import { dropOrphanValues, dropUnusedRows, holdRows, writeRunScores } from '../experiments/scores.ts';
 
 export interface PreparedData {
   fitted: FittedRecipe;
@@ -36,8 +37,15 @@ export interface PreparedData {
   /** Validation slice for a best-F1 threshold; labels NULL → 0. */
   validation: { matrix: Matrix; labels: Uint8Array } | null;
   test: TestRows;
-  /** Workspace table of the test rows' identities (pos, rid, device, trip, t, label), for the scores tables. */
-  metaTable: string;
+  /**
+   * Workspace table (schema fleetlens) of the test rows' identities (rid, device, trip, t, label)
+   * that runs' scores align with (experiments/scores.ts). Written while the first trial runs:
+   * wait for `rowsReady` before reading it.
+   */
+  rows: string;
+  rowsReady: Promise<void>;
+  /** Lets the rows table go once no run's scores read it. */
+  releaseRows: () => void;
 }
 
 /** Inputs that decide a preparation: runs with equal keys can share it. */
@@ -183,7 +191,7 @@ export async function prepareData(
   };
   const id = randomUUID().replace(/-/g, '').slice(0, 16);
   const splitTable = `fleetlens.${ident(`split__${id}`)}`;
-  const metaTable = `fleetlens.${ident(`prep__${id}`)}`;
+  const rowsName = `rows__${id}`;
   const ctx = await datasetContext(ws, r.dataset);
   const dropLater: string[] = [];
   try {
@@ -218,7 +226,6 @@ export async function prepareData(
     const testMeta = new TestMeta(r.evalDataset ? 0 : Number(counts.test));
     const codes = await nameCodes(ws, ctx, id);
     dropLater.push(...codes.tables);
-    let scratch = new Float64Array(0);
     let seen = 0;
     const rng = createRng(r.dataSeed);
     const dropMissing = r.recipe.fill === 'drop';
@@ -233,7 +240,6 @@ export async function prepareData(
           train = new RawStore(Math.min(cap, fitRows), c, { shared: true, labels: false });
           if (preds.validation) validation = new RawStore(Number(counts.val), c, { shared: true, labels: true });
           if (!r.evalDataset) test = new RawStore(Number(counts.test), c, { shared: true, labels: false });
-          scratch = new Float64Array(c.numeric);
         }
         const [isSample, ...rest] = c.flags;
         const isVal = preds.validation ? rest[0]! : null;
@@ -244,7 +250,7 @@ export async function prepareData(
           const val = !sample && isVal !== null && isVal[i] === 1 && c.train[i] !== 1;
           const tst = !sample && !val && isTest !== null && isTest[i] === 1;
           if (!sample && !val && !tst) continue;
-          if (c.copyRaw(i, scratch, 0) && dropMissing) continue;
+          if (dropMissing && hasMissing(c.feats, i * c.numeric, c.numeric)) continue;
           if (sample) {
             let slot = -1;
             if (train!.n < cap) slot = train!.n++;
@@ -253,13 +259,13 @@ export async function prepareData(
               if (j < cap) slot = j;
             }
             seen++;
-            if (slot >= 0) train!.put(slot, scratch, c, i);
+            if (slot >= 0) train!.put(slot, c, i);
           } else if (val) {
-            validation!.put(validation!.n++, scratch, c, i);
+            validation!.put(validation!.n++, c, i);
             validation!.labels[validation!.n - 1] = lab[i] === 1 ? 1 : 0;
           } else {
             const k = test!.n++;
-            test!.put(k, scratch, c, i);
+            test!.put(k, c, i);
             testMeta.put(k, c.rid[i]!, c.numbers, i);
           }
         }
@@ -297,17 +303,20 @@ export async function prepareData(
     }
     const rows = testMeta.finish(testRows, evalCtx.temporal);
     if (rows.rows === 0) throw new WorkbenchError('MODEL_FAILED', 'no test rows to score after the split (or every row was dropped for missing features)');
-    await onPhase(0.28, 'storing the test rows');
-    await writeMeta(ws, metaTable, rows);
+    // Trials start now; the identities are written meanwhile (runs wait for them before storing scores).
+    const releaseRows = holdRows(ws, rowsName);
+    const rowsReady = writeRows(ws, rowsName, rows);
+    rowsReady.catch(() => undefined);
     return {
       fitted,
       train: trainRows,
       validation: valRows ? { matrix: valRows, labels: (validation as unknown as RawStore).labels.subarray(0, valRows.rows) } : null,
       test: rows,
-      metaTable,
+      rows: rowsName,
+      rowsReady,
+      releaseRows,
     };
   } catch (err) {
-    await ws.run(`DROP TABLE IF EXISTS ${metaTable}`).catch(() => undefined);
     throw signal.aborted ? cancelled() : err;
   } finally {
     for (const t of [splitTable, ...dropLater]) await ws.run(`DROP TABLE IF EXISTS ${t}`).catch(() => undefined);
@@ -336,24 +345,33 @@ class RawStore {
     this.labels = new Uint8Array(opts.labels ? capacity : 0);
   }
 
-  put(slot: number, raw: Float64Array, c: FitPassRows, i: number): void {
+  /** Row i of chunk c into `slot`. */
+  put(slot: number, c: FitPassRows, i: number): void {
     if (slot >= this.capacity) throw new WorkbenchError('INTERNAL', 'more rows than counted; was the dataset changed during the run?');
     // An element loop: TypedArray#set of a few dozen values costs ~1 µs a call in V8.
     const off = slot * this.shape.cols;
-    for (let f = 0; f < raw.length; f++) this.data[off + f] = raw[f]!;
+    const k = c.numeric;
+    const src = c.feats;
+    const from = i * k;
+    for (let f = 0; f < k; f++) this.data[off + f] = src[from + f]!;
     if (this.shape.categoricals) c.copyCats(i, this.cats, slot * this.shape.categoricals);
   }
 
   finish(fin: ReturnType<typeof compileFinish>, columns: string[]): Matrix {
-    const { cols, numeric, categoricals: nc } = this.shape;
+    const { cols, categoricals: nc } = this.shape;
     for (let k = 0; k < this.n; k++) {
       const off = k * cols;
-      finishRow(fin, this.data.subarray(off, off + numeric), nc ? this.cats.subarray(k * nc, (k + 1) * nc) : NO_CATS, this.data, off);
+      finishRow(fin, this.data, nc ? this.cats.subarray(k * nc, (k + 1) * nc) : NO_CATS, this.data, off, off);
     }
     return { rows: this.n, cols, data: this.data.subarray(0, this.n * cols), columns };
   }
 }
 const NO_CATS = new Int32Array(0);
+
+function hasMissing(feats: Float64Array, from: number, k: number): boolean {
+  for (let f = 0; f < k; f++) if (Number.isNaN(feats[from + f]!)) return true;
+  return false;
+}
 
 /** Identities of the test rows (rowid, device, trip, time, label, failure), in shared arrays. */
 class TestMeta {
@@ -444,8 +462,9 @@ async function appendColumns(ws: Workspace, schema: string, table: string, colum
   }
 }
 
-/** The test rows' identities as a workspace table, written once per preparation. */
-async function writeMeta(ws: Workspace, table: string, t: TestRows): Promise<void> {
+/** The test rows' identities as a workspace table (fleetlens.<name>), written once per preparation. */
+async function writeRows(ws: Workspace, name: string, t: TestRows): Promise<void> {
+  const table = `fleetlens.${ident(name)}`;
   const raw = `prepraw__${randomUUID().replace(/-/g, '').slice(0, 16)}`;
   const dict = `prepdict__${randomUUID().replace(/-/g, '').slice(0, 16)}`;
   try {
@@ -468,7 +487,7 @@ async function writeMeta(ws: Workspace, table: string, t: TestRows): Promise<voi
       con.closeSync();
     }
     await ws.run(`CREATE TABLE ${table} AS
-      SELECT m.pos, m.rid, d.name AS device, tr.name AS trip, m.t, CASE WHEN isnan(m.label) THEN NULL ELSE m.label END AS label
+      SELECT m.rid, d.name AS device, tr.name AS trip, m.t, CASE WHEN isnan(m.label) THEN NULL ELSE m.label END AS label
       FROM fleetlens.${ident(raw)} m
       JOIN fleetlens.${ident(dict)} d ON d.kind = 'd' AND d.code = m.dev
       JOIN fleetlens.${ident(dict)} tr ON tr.kind = 't' AND tr.code = m.trip
@@ -479,31 +498,25 @@ async function writeMeta(ws: Workspace, table: string, t: TestRows): Promise<voi
   }
 }
 
-/** Write a run's scores table: the prepared test rows joined with their scores and alarms. */
-export async function writeScores(ws: Workspace, data: PreparedData, table: string, scores: Float64Array, threshold: number): Promise<void> {
-  const staging = `scorestage__${randomUUID().replace(/-/g, '').slice(0, 16)}`;
-  try {
-    await ws.run(`CREATE TABLE fleetlens.${ident(staging)} (score DOUBLE)`);
-    await appendColumns(ws, 'fleetlens', staging, [scores], scores.length);
-    // Both tables hold the test rows in the same order (the meta table was written ordered by pos,
-    // the scores appended in order), so rows pair up by position: no join, no sort.
-    await ws.run(`CREATE OR REPLACE TABLE ${table} AS
-      SELECT m.rid, m.device, m.trip, m.t, m.label, s.score, s.score >= ${String(threshold)}::DOUBLE AS alarm
-      FROM ${data.metaTable} m POSITIONAL JOIN fleetlens.${ident(staging)} s`);
-  } finally {
-    await ws.run(`DROP TABLE IF EXISTS fleetlens.${ident(staging)}`).catch(() => undefined);
-  }
+/** Store a run's scores against the preparation's test rows (see experiments/scores.ts). */
+export async function writeScores(ws: Workspace, data: PreparedData, runId: string, scores: Float64Array, threshold: number): Promise<void> {
+  await data.rowsReady;
+  await writeRunScores(ws, data.rows, runId, scores, threshold);
 }
 
-/** Drop the preparation's workspace table; the arrays go with the last reference. */
+/** Let the preparation's rows table go (dropped unless runs' scores read it); the arrays go with the last reference. */
 export async function disposePrepared(ws: Workspace, data: PreparedData): Promise<void> {
-  await ws.run(`DROP TABLE IF EXISTS ${data.metaTable}`).catch(() => undefined);
+  await data.rowsReady.catch(() => undefined);
+  data.releaseRows();
+  await dropUnusedRows(ws).catch(() => undefined);
 }
 
 /** Leftovers of preparations a killed process never dropped. */
 export async function dropStalePreparations(ws: Workspace): Promise<void> {
   const rows = await ws.query(`SELECT table_name AS t FROM duckdb_tables() WHERE schema_name = 'fleetlens' AND (table_name LIKE 'prep%\\_\\_%' ESCAPE '\\' OR table_name LIKE 'scorestage\\_\\_%' ESCAPE '\\' OR table_name LIKE 'split\\_\\_%' ESCAPE '\\')`);
   for (const { t } of rows) await ws.run(`DROP TABLE IF EXISTS fleetlens.${ident(String(t))}`);
+  await dropOrphanValues(ws);
+  await dropUnusedRows(ws);
 }
 
 interface CacheEntry {

@@ -14,9 +14,9 @@ import type { DatasetInfo } from '../data/api.ts';
 import { getDataset } from '../data/catalog.ts';
 import { datasetContext, requireColumn } from '../explore/context.ts';
 import { defaultRecipe, validateRecipe, type FeatureRecipe, type FittedRecipe } from '../features/recipe.ts';
-import { ExperimentStore, fingerprintOf, newRunId, scoresTable } from '../experiments/store.ts';
+import { ExperimentStore, fingerprintOf, newRunId } from '../experiments/store.ts';
 import type { RunInfo } from '../experiments/api.ts';
-import { ident, type Workspace } from '../workspace/workspace.ts';
+import type { Workspace } from '../workspace/workspace.ts';
 import type { DetectorFactory, DetectorJson, ParamValue } from './detector.ts';
 import type { SplitSpec, ThresholdSpec, TrainRequest } from './api.ts';
 import { ModelWorkerPool, type ModelWorker } from './model-client.ts';
@@ -317,7 +317,7 @@ export class Trainer {
       await this.store.putArtifact(runId, 'model', model);
 
       await this.phase(runId, 0.92, 'storing the scores');
-      await writeScores(this.ws, data, `fleetlens.${ident(scoresTable(runId))}`, result.scores, result.threshold);
+      await writeScores(this.ws, data, runId, result.scores, result.threshold);
       check();
       const t = data.test;
       const top = result.top.map((e) => ({

@@ -49,12 +49,21 @@ describe('preparation tables', () => {
       for (const t of ['prep__0123456789abcdef', 'prepraw__0123456789abcdef', 'split__0123456789abcdef', 'scorestage__0123456789abcdef', 'scores__keepme', 'preparation_notes']) {
         await wb.workspace.run(`CREATE TABLE fleetlens."${t}" (x INTEGER)`);
       }
+      // Test rows a run's scores read stay; unread ones, and score values whose view was never made, go.
+      for (const t of ['rows__00000000000000aa', 'rows__00000000000000bb', 'scorevals__viewed', 'scorevals__orphan']) {
+        await wb.workspace.run(`CREATE TABLE fleetlens."${t}" (x INTEGER)`);
+      }
+      await wb.workspace.run(`CREATE VIEW fleetlens."scores__viewed" AS SELECT m.x, s.x AS y FROM fleetlens."rows__00000000000000aa" m POSITIONAL JOIN fleetlens."scorevals__viewed" s`);
       await wb.close();
       wb = await createWorkbench({ workspace: file, mode: 'in-process' });
       const left = (await wb.workspace.query(`SELECT table_name AS t FROM duckdb_tables() WHERE schema_name = 'fleetlens' ORDER BY 1`)).map((r) => String(r.t));
       await wb.close();
       expect(left).toContain('scores__keepme');
       expect(left).toContain('preparation_notes');
+      expect(left).toContain('rows__00000000000000aa');
+      expect(left).toContain('scorevals__viewed');
+      expect(left).not.toContain('rows__00000000000000bb');
+      expect(left).not.toContain('scorevals__orphan');
       expect(left.filter((t) => /^(prep|prepraw|split|scorestage)__/.test(t))).toEqual([]);
     } finally {
       tmp.cleanup();
