@@ -298,7 +298,17 @@ export class Trainer {
       check();
       if (shared) await this.phase(runId, 0.3, 'using the data prepared for an earlier trial');
 
-      job.worker = this.workers.acquire((f, phase) => void this.store.progress(runId, 0.3 + 0.6 * f, phase ?? `fitting ${r.detector}`).catch(() => undefined));
+      // A worker reports up to ~100 steps a trial; the run row records one every half second (or a new phase).
+      let lastWrite = 0;
+      let lastPhase = '';
+      job.worker = this.workers.acquire((f, phase) => {
+        const p = phase ?? `fitting ${r.detector}`;
+        const now = performance.now();
+        if (p === lastPhase && now - lastWrite < 500) return;
+        lastWrite = now;
+        lastPhase = p;
+        void this.store.progress(runId, 0.3 + 0.6 * f, p).catch(() => undefined);
+      });
       const result = await job.worker.trial({
         kind: r.detector,
         seed: r.seed,
