@@ -37,6 +37,47 @@ describe('metrics', () => {
     expect(e.roc.y.at(-1)).toBe(1);
   });
 
+  it('equals a row-by-row reference exactly: areas, best threshold and thinned curves, with ties', () => {
+    // The reference sorts row indices by score (the former implementation); the evaluator sorts scores only.
+    const reference = (scores: Float64Array, labels: Uint8Array, maxPoints: number) => {
+      const order = Array.from(scores.keys()).sort((a, b) => scores[b]! - scores[a]! || a - b);
+      const P = labels.reduce((a, l) => a + (l > 0 ? 1 : 0), 0);
+      const N = labels.length - P;
+      const pts: number[][] = [[0, 0, 0, 1, Infinity]];
+      let tp = 0, fp = 0, auc = 0, ap = 0;
+      let best = { f1: -1, threshold: Infinity };
+      for (let k = 0; k < order.length; ) {
+        const s = scores[order[k]!]!;
+        const tp0 = tp, fp0 = fp;
+        for (; k < order.length && scores[order[k]!] === s; k++) labels[order[k]!]! > 0 ? tp++ : fp++;
+        if (N > 0 && P > 0) auc += ((fp - fp0) / N) * ((tp + tp0) / (2 * P));
+        if (P > 0) ap += ((tp - tp0) / P) * (tp / (tp + fp));
+        const precision = tp / (tp + fp), recall = P ? tp / P : 0;
+        const f1 = precision + recall ? (2 * precision * recall) / (precision + recall) : 0;
+        if (f1 > best.f1) best = { f1, threshold: s };
+        pts.push([N ? fp / N : 0, P ? tp / P : 0, recall, precision, s]);
+      }
+      const keep = pts.length <= maxPoints ? pts : Array.from({ length: maxPoints }, (_, i) => pts[Math.round((i * (pts.length - 1)) / (maxPoints - 1))]!);
+      return { auc: N > 0 && P > 0 ? auc : NaN, ap: P > 0 ? ap : NaN, best, roc: keep.map((p) => [p[0], p[1], p[4]]), pr: keep.map((p) => [p[2], p[3], p[4]]) };
+    };
+    let seed = 7;
+    const rand = (): number => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+    for (const [n, levels, rate, maxPoints] of [[5000, 0, 0.1, 200], [5000, 40, 0.3, 200], [150, 0, 0.5, 200], [3000, 900, 0.02, 50], [400, 10, 0, 200], [400, 10, 1, 200]] as const) {
+      // levels > 0: scores drawn from that many values, so many rows tie.
+      const scores = Float64Array.from({ length: n }, () => (levels ? Math.floor(rand() * levels) / levels : rand()));
+      const labels = Uint8Array.from({ length: n }, () => (rand() < rate ? 1 : 0));
+      const got = rankedEvaluation(scores, labels, maxPoints);
+      const want = reference(scores, labels, maxPoints);
+      expect(got.rocAuc).toEqual(want.auc);
+      expect(got.prAuc).toEqual(want.ap);
+      expect(got.best.threshold).toBe(want.best.threshold);
+      expect(got.best.f1).toBe(want.best.f1);
+      expect(got.roc.x.map((x, i) => [x, got.roc.y[i], got.roc.thresholds[i]])).toEqual(want.roc);
+      expect(got.pr.x.map((x, i) => [x, got.pr.y[i], got.pr.thresholds[i]])).toEqual(want.pr);
+    }
+    expect(() => rankedEvaluation(Float64Array.from([1, NaN]), Uint8Array.from([1, 0]))).toThrow(/score 1 is NaN/);
+  });
+
   it('lead time of the first sustained alarm per device', () => {
     const device = ['a', 'a', 'a', 'a', 'a', 'b', 'b', 'b'];
     const time = Float64Array.from([1, 2, 3, 4, 5, 1, 2, 3]);
