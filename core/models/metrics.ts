@@ -168,30 +168,53 @@ export interface LeadTimeResult {
  * is the device's failure time (given) or its last row.
  */
 export function leadTimes(
-  rows: { device: string[]; time: Float64Array; alarm: Uint8Array },
+  rows: { device: string[] | Int32Array; time: Float64Array; alarm: Uint8Array; names?: string[] },
   sustain: number,
   endOf?: (device: string, lastTime: number) => number,
 ): LeadTimeResult {
   const k = Math.max(1, Math.floor(sustain));
-  const byDevice = new Map<string, number[]>();
-  for (let i = 0; i < rows.device.length; i++) {
-    const d = rows.device[i]!;
-    let list = byDevice.get(d);
-    if (!list) byDevice.set(d, (list = []));
-    list.push(i);
+  // Devices as codes into `names` (a trial passes its codes; a string list is coded here).
+  let codes: Int32Array;
+  let names: string[];
+  if (Array.isArray(rows.device)) {
+    const index = new Map<string, number>();
+    codes = Int32Array.from(rows.device, (d) => {
+      let c = index.get(d);
+      if (c === undefined) index.set(d, (c = index.size));
+      return c;
+    });
+    names = [...index.keys()];
+  } else {
+    codes = rows.device;
+    names = rows.names ?? [];
   }
+  const n = codes.length;
+  // Rows grouped by device, in row order (a counting sort: no per-row allocation at millions of rows).
+  const start = new Int32Array(names.length + 1);
+  for (let i = 0; i < n; i++) start[codes[i]! + 1]!++;
+  for (let d = 0; d < names.length; d++) start[d + 1]! += start[d]!;
+  const order = new Int32Array(n);
+  const fill = start.slice(0, names.length);
+  for (let i = 0; i < n; i++) order[fill[codes[i]!]!++] = i;
   const perDevice: LeadTimeResult['perDevice'] = [];
-  for (const [device, idx] of byDevice) {
-    idx.sort((a, b) => rows.time[a]! - rows.time[b]! || a - b);
+  for (let d = 0; d < names.length; d++) {
+    let idx: ArrayLike<number> = order.subarray(start[d]!, start[d + 1]!);
+    if (idx.length === 0) continue;
+    // Rows usually arrive in time order per device; sort (time, then row) only when they do not.
+    let sorted = true;
+    for (let j = 1; j < idx.length && sorted; j++) sorted = rows.time[idx[j - 1]!]! <= rows.time[idx[j]!]!;
+    if (!sorted) idx = Array.from(idx).sort((a, b) => rows.time[a]! - rows.time[b]! || a - b);
     let run = 0;
     let alarmAt: number | null = null;
-    for (const i of idx) {
+    for (let j = 0; j < idx.length; j++) {
+      const i = idx[j]!;
       run = rows.alarm[i] ? run + 1 : 0;
       if (run >= k) {
         alarmAt = rows.time[i]!;
         break;
       }
     }
+    const device = names[d]!;
     const last = rows.time[idx[idx.length - 1]!]!;
     const end = endOf ? endOf(device, last) : last;
     perDevice.push({ device, alarmAt, end, lead: alarmAt === null ? null : end - alarmAt });

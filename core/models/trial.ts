@@ -159,8 +159,7 @@ export function evaluateScores(
   if (hasTime) {
     const failure = new Map<string, number>();
     if (input.useFailure) for (let i = 0; i < n; i++) if (Number.isFinite(s.failure[i]!)) failure.set(s.devices[s.device[i]!]!, s.failure[i]!);
-    const devices = Array.from(s.device.subarray(0, n), (c) => s.devices[c]!);
-    const lead = leadTimes({ device: devices, time: s.time.subarray(0, n), alarm: alarms }, input.sustain, input.useFailure ? (d) => failure.get(d) ?? Number.NaN : undefined);
+    const lead = leadTimes({ device: s.device.subarray(0, n), names: s.devices, time: s.time.subarray(0, n), alarm: alarms }, input.sustain, input.useFailure ? (d) => failure.get(d) ?? Number.NaN : undefined);
     // Lead times in minutes on a timestamp axis (epoch ms internally), in axis units (e.g. cycles) otherwise.
     const unit = s.temporal ? 60_000 : 1;
     evaluation.leadTime = {

@@ -48,6 +48,11 @@ describe('stored scores', () => {
     const sums = await Promise.all(kids.map(async (k) => Number((await wb.workspace.query(`SELECT sum(score) AS s FROM fleetlens.${scoresTable(k.id)}`))[0]!.s)));
     expect(new Set(sums).size).toBe(3);
 
+    // The run page's series reads a view like a table.
+    const series = await wb.api['runs.scoreSeries']({ runId: kids[1]!.id });
+    expect(series.score.length).toBeGreaterThan(0);
+    expect(series.devices.length).toBeGreaterThan(0);
+
     // Deleting one run keeps the rows the others read; deleting the rest lets them go.
     await wb.api['runs.delete']({ runIds: [kids[0]!.id] });
     expect(await fleetlensTables('rows__')).toHaveLength(1);

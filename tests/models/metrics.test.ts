@@ -92,6 +92,17 @@ describe('metrics', () => {
     expect(withEnd.perDevice[1]!.lead).toBe(12);
     expect(withEnd.meanLead).toBe(12.5);
     expect(withEnd.detected).toBe(2);
+    // Coded devices (as a trial passes them), rows out of time order, a device without rows.
+    const coded = leadTimes(
+      { device: Int32Array.from([2, 0, 2, 0, 2, 0]), names: ['b', 'none', 'a'], time: Float64Array.from([3, 2, 1, 1, 2, 3]), alarm: Uint8Array.from([1, 1, 0, 0, 1, 1]) },
+      2,
+    );
+    // a: times 1 (no), 2 (yes), 3 (yes) → alarm at 3; b: times 1 (no), 2 (yes), 3 (yes) → alarm at 3.
+    expect(coded.perDevice).toEqual([
+      { device: 'a', alarmAt: 3, end: 3, lead: 0 },
+      { device: 'b', alarmAt: 3, end: 3, lead: 0 },
+    ]);
+    expect(coded.devices).toBe(2);
   });
 
   it('quantile interpolates', () => {
