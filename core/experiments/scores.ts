@@ -12,7 +12,7 @@
  * A rows table lives while a preparation holds it or a view reads it: it is dropped
  * by `dropUnusedRows`, after a preparation ends and after runs are deleted.
  */
-import { DuckDBDataChunk, DuckDBDoubleType, type DuckDBDoubleVector } from '@duckdb/node-api';
+import { appendColumns } from '../workspace/append.ts';
 import { ident, type Workspace } from '../workspace/workspace.ts';
 
 /** Relation (table or view, in schema fleetlens) holding a run's scored test rows. */
@@ -50,28 +50,9 @@ export function holdRows(ws: Workspace, table: string): () => void {
 export async function writeRunScores(ws: Workspace, rows: string, runId: string, scores: Float64Array, threshold: number): Promise<void> {
   const vals = valuesTable(runId);
   const view = scoresTable(runId);
-  if (!Number.isFinite(threshold)) throw new Error(`threshold ${threshold} is not a finite number`);
   try {
     await ws.run(`CREATE OR REPLACE TABLE fleetlens.${ident(vals)} (score DOUBLE)`);
-    const con = await ws.connect();
-    try {
-      const app = await con.createAppender(vals, 'fleetlens');
-      const size = 2048;
-      for (let at = 0; at < scores.length; at += size) {
-        const m = Math.min(size, scores.length - at);
-        const chunk = DuckDBDataChunk.create([DuckDBDoubleType.instance], m);
-        const v = chunk.getColumnVector(0) as DuckDBDoubleVector;
-        // The vector's typed view (not in the public typings) takes the block in one copy.
-        const items = (v as unknown as { items?: unknown }).items;
-        if (items instanceof Float64Array && items.length >= m) items.set(scores.subarray(at, at + m));
-        else for (let i = 0; i < m; i++) v.setItem(i, scores[at + i]!);
-        v.flush();
-        app.appendDataChunk(chunk);
-      }
-      app.closeSync();
-    } finally {
-      con.closeSync();
-    }
+    await appendColumns(ws, 'fleetlens', vals, [scores], scores.length);
     await ws.run(`CREATE OR REPLACE VIEW fleetlens.${ident(view)} AS
       SELECT m.rid, m.device, m.trip, m.t, m.label, s.score, s.score >= ${String(threshold)}::DOUBLE AS alarm
       FROM fleetlens.${ident(rows)} m POSITIONAL JOIN fleetlens.${ident(vals)} s`);

@@ -16,7 +16,6 @@
  * prepares its data once, a sweep over window sizes once per window.
  */
 import { randomUUID } from 'node:crypto';
-import { DuckDBDataChunk, DuckDBDoubleType, DuckDBIntegerType, DuckDBDoubleVector, DuckDBIntegerVector } from '@duckdb/node-api';
 import { WorkbenchError } from '../api/errors.ts';
 import { isTemporalType } from '../data/roles.ts';
 import { datasetContext, type DatasetContext } from '../explore/context.ts';
@@ -25,6 +24,7 @@ import { compileFinish, finishRow } from '../features/recipe.ts';
 import type { FittedRecipe } from '../features/recipe.ts';
 import { createRng } from '../util/rng.ts';
 import { prefault } from '../util/prefault.ts';
+import { appendColumns } from '../workspace/append.ts';
 import { ident, lit, type Workspace } from '../workspace/workspace.ts';
 import type { Matrix } from './detector.ts';
 import type { NormalizedTrainRequest } from './train.ts';
@@ -436,35 +436,6 @@ class TestMeta {
       failure: o.failure.subarray(0, n),
       temporal,
     };
-  }
-}
-
-/** Append typed columns through DuckDB data chunks (bulk copies, no per-value calls). */
-async function appendColumns(ws: Workspace, schema: string, table: string, columns: (Int32Array | Float64Array)[], n: number): Promise<void> {
-  const con = await ws.connect();
-  try {
-    const app = await con.createAppender(table, schema);
-    const types = columns.map((c) => (c instanceof Int32Array ? DuckDBIntegerType.instance : DuckDBDoubleType.instance));
-    const size = 2048;
-    for (let at = 0; at < n; at += size) {
-      const m = Math.min(size, n - at);
-      const chunk = DuckDBDataChunk.create(types, m);
-      columns.forEach((c, j) => {
-        const v = chunk.getColumnVector(j) as DuckDBIntegerVector | DuckDBDoubleVector;
-        // The vector's typed view (not in the public typings) takes the block in one copy.
-        const items = (v as unknown as { items?: unknown }).items;
-        if (items instanceof (c instanceof Int32Array ? Int32Array : Float64Array) && (items as Int32Array | Float64Array).length >= m) {
-          (items as Int32Array | Float64Array).set(c.subarray(at, at + m));
-        } else {
-          for (let i = 0; i < m; i++) v.setItem(i, c[at + i]!);
-        }
-        v.flush();
-      });
-      app.appendDataChunk(chunk);
-    }
-    app.closeSync();
-  } finally {
-    con.closeSync();
   }
 }
 
