@@ -180,13 +180,12 @@ function baseSql(q: { dataset: string; columns: FittedRecipe['columns']; sensors
 
 /**
  * The streaming query of a raw pass and the positions of its output columns: every row of
- * the groups holding a row of interest (all rows when `everyRow`: the caller knows each is one),
- * sorted by (group, time, rowid), with the sensor readings (features are computed in JS,
+ * the groups holding a row of interest, sorted by (group, time, rowid), with the sensor readings (features are computed in JS,
  * kernel.ts), the keep and flag predicates packed as bits of one column, and 53 bits of the
  * group's hash, which tell where a group starts. Fewer columns matter: reading a column of a
  * chunk is a native call that costs more than its copy.
  */
-function rawSql(q: RawQuery, everyRow: boolean): { sql: string; layout: { sensors: number; group: number; cats: number; extras: number; bits: number; numbers: number[] } } {
+function rawSql(q: RawQuery): { sql: string; layout: { sensors: number; group: number; cats: number; extras: number; bits: number; numbers: number[] } } {
   const groups = q.columns.groups.length;
   const gcols = Array.from({ length: groups }, (_, i) => `__g${i}`);
   const outer = ['CAST(__rid AS DOUBLE)'];
@@ -224,14 +223,12 @@ function rawSql(q: RawQuery, everyRow: boolean): { sql: string; layout: { sensor
     return pos++;
   });
   // Rows outside the rows of interest still feed their group's lags and windows: stream whole groups.
-  const from = q.keep === null || everyRow ? 'b' : `(SELECT *, bool_or(__keep) OVER (${groups ? `PARTITION BY ${gcols.join(', ')}` : ''}) AS __gkeep FROM b) WHERE __gkeep`;
+  const from = q.keep === null ? 'b' : `(SELECT *, bool_or(__keep) OVER (${groups ? `PARTITION BY ${gcols.join(', ')}` : ''}) AS __gkeep FROM b) WHERE __gkeep`;
   const sql = `WITH ${baseSql(q)}
 SELECT ${outer.join(', ')} FROM ${from} ORDER BY ${[...gcols, '__t', '__rid'].join(', ')}`;
   return { sql, layout: { sensors: sensorPos, group: groupPos, cats: catPos, extras: extraPos, bits: bitsPos, numbers: numPos } };
 }
 
-/** Rows of a DuckDB data chunk (its STANDARD_VECTOR_SIZE). */
-const DUCKDB_CHUNK = 2048;
 const ALL_VALID = 0xffffffffffffffffn;
 function readDoubles(chunk: DuckDBDataChunk, col: number, n: number): Float64Array {
   const v = chunk.getColumnVector(col);
@@ -283,8 +280,8 @@ function wrapDuckError(err: unknown, dataset: string, signal: AbortSignal | unde
  * (group, time, rowid) order, its features computed row by row by the feature kernel.
  * DuckDB makes the next chunk (on its own thread) while the kernel works on this one.
  */
-async function* rawChunks(ws: Workspace, q: RawQuery, signal?: AbortSignal, everyRow = false): AsyncGenerator<RawChunk> {
-  const { sql, layout } = rawSql(q, everyRow);
+async function* rawChunks(ws: Workspace, q: RawQuery, signal?: AbortSignal): AsyncGenerator<RawChunk> {
+  const { sql, layout } = rawSql(q);
   const S = q.sensors.length;
   const F = q.features.length;
   const kernel = createKernel(q.features, q.centers, S);
@@ -295,7 +292,8 @@ async function* rawChunks(ws: Workspace, q: RawQuery, signal?: AbortSignal, ever
   let feats = new Float64Array(0);
   let keep: Uint8Array | null = null;
   let flags: Uint8Array[] = [];
-  const nans = new Float64Array(DUCKDB_CHUNK).fill(NaN);
+  let nans = new Float64Array(0);
+  const shift = q.keep === null ? 0 : 1;
   if (signal?.aborted) throw cancelled();
   const con: DuckDBConnection = await ws.connect();
   const onAbort = (): void => con.interrupt();
@@ -320,8 +318,9 @@ async function* rawChunks(ws: Workspace, q: RawQuery, signal?: AbortSignal, ever
       if (n > cap) {
         cap = n;
         feats = new Float64Array(n * F);
-        keep = layout.bits >= 0 && q.keep !== null ? new Uint8Array(n) : null;
+        keep = q.keep === null ? null : new Uint8Array(n);
         flags = q.flags.map(() => new Uint8Array(n));
+        nans = new Float64Array(n).fill(NaN);
       }
       const readings = Array.from({ length: S }, (_, s) => readDoubles(chunk, layout.sensors + s, n));
       const gid = layout.group >= 0 ? readDoubles(chunk, layout.group, n) : null;
@@ -336,7 +335,6 @@ async function* rawChunks(ws: Workspace, q: RawQuery, signal?: AbortSignal, ever
       }
       if (layout.bits >= 0) {
         const bits = readDoubles(chunk, layout.bits, n);
-        const shift = keep ? 1 : 0;
         for (let i = 0; i < n; i++) {
           const b = bits[i]!;
           if (keep) keep[i] = b & 1;
@@ -352,7 +350,7 @@ async function* rawChunks(ws: Workspace, q: RawQuery, signal?: AbortSignal, ever
         // Text extras cost a string per value: read them for rows of interest only.
         extras: q.extras.map((_, i) => readPlain(chunk, layout.extras + i, n, keep)),
         flags: n < cap ? flags.map((f) => f.subarray(0, n)) : flags,
-        numbers: layout.numbers.map((col) => (col < 0 ? (n <= nans.length ? nans.subarray(0, n) : new Float64Array(n).fill(NaN)) : readDoubles(chunk, col, n))),
+        numbers: layout.numbers.map((col) => (col < 0 ? nans.subarray(0, n) : readDoubles(chunk, col, n))),
       };
     }
   } finally {
@@ -504,7 +502,8 @@ export async function fitPass(ws: Workspace, dataset: string, recipe: FeatureRec
     sensors: recipe.sensors,
     centers,
     features: plan,
-    keep: anyFlag,
+    // With no row outside every predicate, every row is of interest: no keep predicate, no group filter.
+    keep: Number(head.outside ?? 1) === 0 ? null : anyFlag,
     categories,
     extras,
     flags: allFlags,
@@ -525,7 +524,7 @@ export async function fitPass(ws: Workspace, dataset: string, recipe: FeatureRec
   };
   const width = k + categories.reduce((a, c) => a + c.values.length + (c.other ? 1 : 0), 0);
   let used = 0;
-  for await (const c of rawChunks(ws, q, signal, Number(head.outside ?? 1) === 0)) {
+  for await (const c of rawChunks(ws, q, signal)) {
     const isTrain = c.flags[0]!;
     const feats = c.feats;
     for (let i = 0; i < c.n; i++) {

@@ -141,14 +141,15 @@ export function createKernel(plan: readonly NumericFeature[], centers: ArrayLike
   };
   const acc: Fold = { n: 0, sum: 0, mean: 0, m2: 0, lo: Infinity, hi: -Infinity };
   const part: Fold = { n: 0, sum: 0, mean: 0, m2: 0, lo: Infinity, hi: -Infinity };
-  const clear = (f: Fold): void => {
-    f.n = 0;
-    f.sum = 0;
-    f.mean = 0;
-    f.m2 = 0;
-    f.lo = Infinity;
-    f.hi = -Infinity;
+  const setFold = (f: Fold, n: number, sum: number, mean: number, m2: number, lo: number, hi: number): void => {
+    f.n = n;
+    f.sum = sum;
+    f.mean = mean;
+    f.m2 = m2;
+    f.lo = lo;
+    f.hi = hi;
   };
+  const clear = (f: Fold): void => setFold(f, 0, 0, 0, 0, Infinity, -Infinity);
   /** Fold the group's rows a … b (positions in the group, inclusive, within the history) of sensor s into f. */
   const foldRows = (g: KernelGroup, s: number, a: number, b: number, c: number, f: Fold): void => {
     let slot = g.head - (g.rows - a);
@@ -169,25 +170,13 @@ export function createKernel(plan: readonly NumericFeature[], centers: ArrayLike
       if (v < lo) lo = v;
       if (v > hi) hi = v;
     }
-    f.n = n;
-    f.sum = sum;
-    f.mean = mean;
-    f.m2 = m2;
-    f.lo = lo;
-    f.hi = hi;
+    setFold(f, n, sum, mean, m2, lo, hi);
   };
   /** Merge fold b into a (b's rows come after a's): plain sums add, Chan's update for mean and M2. */
   const merge = (a: Fold, n: number, sum: number, mean: number, m2: number, lo: number, hi: number): void => {
     if (n === 0) return;
-    if (a.n === 0) {
-      a.n = n;
-      a.sum = sum;
-      a.mean = mean;
-      a.m2 = m2;
-      a.lo = lo;
-      a.hi = hi;
-      return;
-    }
+    // Into an empty fold, a copy: Chan's update would round the mean (mean·n/n).
+    if (a.n === 0) return setFold(a, n, sum, mean, m2, lo, hi);
     const total = a.n + n;
     const delta = mean - a.mean;
     a.mean += (delta * n) / total;
