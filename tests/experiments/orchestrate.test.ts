@@ -1,17 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
-import { createWorkbench, type Workbench } from '../../core/app.ts';
+import type { Workbench } from '../../core/app.ts';
 import { WorkbenchError } from '../../core/api/errors.ts';
 import { scoresTable } from '../../core/experiments/store.ts';
-import { ROOT, tempDir } from '../helpers/tmp.ts';
+import { tempDir } from '../helpers/tmp.ts';
+import { openSampleFleet } from '../helpers/fleet.ts';
 
 let wb: Workbench;
 const tmp = tempDir();
 
 beforeAll(async () => {
-  wb = await createWorkbench({ workspace: tmp.file('ws.duckdb'), mode: 'in-process' });
-  await wb.api['datasets.import']({ dataset: 'fleet', files: [join(ROOT, 'samples', 'fleet-small.csv')] });
+  wb = await openSampleFleet(tmp);
 });
 afterAll(async () => {
   await wb.close();

@@ -1,15 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { join } from 'node:path';
-import { createWorkbench, type Workbench } from '../../core/app.ts';
-import { dropUnusedRows, holdRows, scoresTable } from '../../core/experiments/scores.ts';
-import { ROOT, tempDir } from '../helpers/tmp.ts';
+import type { Workbench } from '../../core/app.ts';
+import { dropUnusedRows, holdRows, scoresTable, writeRunScores } from '../../core/experiments/scores.ts';
+import { tempDir } from '../helpers/tmp.ts';
+import { openSampleFleet } from '../helpers/fleet.ts';
 
 let wb: Workbench;
 const tmp = tempDir();
 
 beforeAll(async () => {
-  wb = await createWorkbench({ workspace: tmp.file('ws.duckdb'), mode: 'in-process' });
-  await wb.api['datasets.import']({ dataset: 'fleet', files: [join(ROOT, 'samples', 'fleet-small.csv')] });
+  wb = await openSampleFleet(tmp);
 });
 afterAll(async () => {
   await wb.close();
@@ -62,6 +61,12 @@ describe('stored scores', () => {
     expect(await fleetlensTables('scorevals__')).toEqual([]);
     const views = await wb.workspace.query(`SELECT view_name FROM duckdb_views() WHERE schema_name = 'fleetlens'`);
     expect(views).toEqual([]);
+  });
+
+  it('a score write that fails leaves neither values nor a view behind', async () => {
+    await expect(writeRunScores(wb.workspace, 'rows__00000000000000ff', 'failedrun', Float64Array.from([0.1, 0.9]), 0.5)).rejects.toThrow(/rows__00000000000000ff/);
+    expect(await fleetlensTables('scorevals__')).toEqual([]);
+    expect(await wb.workspace.query(`SELECT view_name FROM duckdb_views() WHERE schema_name = 'fleetlens'`)).toEqual([]);
   });
 
   it('keeps a rows table a live preparation holds, even with no run reading it yet', async () => {

@@ -5,15 +5,15 @@
  * special model (per-group routing).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { join } from 'node:path';
 import { EventHubProducerClient, type EventData } from '@azure/event-hubs';
-import { createWorkbench, type Workbench } from '../../core/app.ts';
+import type { Workbench } from '../../core/app.ts';
 import { LocalEventHubServer } from '../../core/stream/hub-server.ts';
 import { TUNED_RETRY } from '../../core/stream/eventhub.ts';
 import { createScorer, decodeBody, type LiveModel } from '../../core/stream/scorer.ts';
 import type { RunModel } from '../../core/models/train.ts';
 import type { StreamAlert, StreamStatus } from '../../core/stream/api.ts';
-import { ROOT, tempDir } from '../helpers/tmp.ts';
+import { tempDir } from '../helpers/tmp.ts';
+import { openSampleFleet } from '../helpers/fleet.ts';
 
 const tmp = tempDir('fleetlens-deadletter-');
 let wb: Workbench;
@@ -22,8 +22,7 @@ let runId: string;
 let model: RunModel;
 
 beforeAll(async () => {
-  wb = await createWorkbench({ workspace: tmp.file('ws.duckdb'), mode: 'in-process' });
-  await wb.api['datasets.import']({ dataset: 'fleet', files: [join(ROOT, 'samples', 'fleet-small.csv')] });
+  wb = await openSampleFleet(tmp);
   ({ runId } = await wb.api['models.train']({ dataset: 'fleet', detector: 'robust-z', seed: 3 }));
   await wb.api['models.wait']({ runId });
   model = (await wb.api['runs.artifact']({ runId, name: 'model' })) as RunModel;

@@ -5,7 +5,6 @@
  * local hub and the stored table, with a stop and restart half way.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { join } from 'node:path';
 import { EventHubProducerClient } from '@azure/event-hubs';
 import { createWorkbench, type Workbench } from '../../core/app.ts';
 import { streamFeatures } from '../../core/features/batch.ts';
@@ -16,18 +15,18 @@ import { createScorer } from '../../core/stream/scorer.ts';
 import { LocalEventHubServer } from '../../core/stream/hub-server.ts';
 import { TUNED_RETRY } from '../../core/stream/eventhub.ts';
 import { partitionForKey } from '../../core/stream/lookup3.ts';
-import { ROOT, tempDir } from '../helpers/tmp.ts';
+import { tempDir } from '../helpers/tmp.ts';
 import { spawnCli } from '../helpers/cli.ts';
 import { createInterface } from 'node:readline';
 import type { ChildProcess } from 'node:child_process';
 import type { Workspace } from '../../core/workspace/workspace.ts';
+import { openSampleFleet, SAMPLE_FLEET } from '../helpers/fleet.ts';
 
 const tmp = tempDir('fleetlens-livebatch-');
 let wb: Workbench;
 
 beforeAll(async () => {
-  wb = await createWorkbench({ workspace: tmp.file('ws.duckdb'), mode: 'in-process' });
-  await wb.api['datasets.import']({ dataset: 'fleet', files: [join(ROOT, 'samples', 'fleet-small.csv')] });
+  wb = await openSampleFleet(tmp);
 });
 afterAll(async () => {
   await wb.close();
@@ -118,7 +117,7 @@ describe('live scores equal batch scores', () => {
     let model: RunModel;
     let all: Record<string, unknown>[];
     try {
-      await own.api['datasets.import']({ dataset: 'fleet', files: [join(ROOT, 'samples', 'fleet-small.csv')] });
+      await own.api['datasets.import']({ dataset: 'fleet', files: [SAMPLE_FLEET] });
       ({ runId } = await own.api['models.train']({ dataset: 'fleet', detector: 'isolation-forest', seed: 9, recipe: RICH, params: { n_trees: 30 } }));
       await own.api['models.wait']({ runId });
       model = (await own.api['runs.artifact']({ runId, name: 'model' })) as RunModel;

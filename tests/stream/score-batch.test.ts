@@ -5,14 +5,14 @@
  * gives what the inline one gives, loading saved state when a batch needs it.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { join } from 'node:path';
-import { createWorkbench, type Workbench } from '../../core/app.ts';
+import type { Workbench } from '../../core/app.ts';
 import type { RunModel } from '../../core/models/train.ts';
 import type { FeatureRecipe } from '../../core/features/recipe.ts';
 import { createScorer, decodeBody, type ItemResult, type LiveModel, type ScorerOptions } from '../../core/stream/scorer.ts';
 import { ANOMALY, ALARM, NO_SCORE, RAISED, kindsOf, packBatch, prepareBatch, scoreBatch, type BatchResult, type RawEvent } from '../../core/stream/score-batch.ts';
 import { InlineScoring, WorkerScoring, type ScoringEngine } from '../../core/stream/scoring.ts';
-import { ROOT, tempDir } from '../helpers/tmp.ts';
+import { tempDir } from '../helpers/tmp.ts';
+import { openSampleFleet } from '../helpers/fleet.ts';
 
 const tmp = tempDir('fleetlens-scorebatch-');
 let wb: Workbench;
@@ -34,8 +34,7 @@ const RECIPE: FeatureRecipe = {
 };
 
 beforeAll(async () => {
-  wb = await createWorkbench({ workspace: tmp.file('ws.duckdb'), mode: 'in-process' });
-  await wb.api['datasets.import']({ dataset: 'fleet', files: [join(ROOT, 'samples', 'fleet-small.csv')] });
+  wb = await openSampleFleet(tmp);
   const { runId } = await wb.api['models.train']({ dataset: 'fleet', detector: 'robust-z', seed: 2, recipe: RECIPE });
   await wb.api['models.wait']({ runId });
   live = { kind: 'single', engine: { runId, model: (await wb.api['runs.artifact']({ runId, name: 'model' })) as RunModel } };
