@@ -26,7 +26,7 @@ const fresh = !existsSync(wsPath);
 const wb = await createWorkbench({ workspace: wsPath, mode: 'in-process' });
 if (fresh) await wb.api['datasets.import']({ dataset: 'fleet', files: [await fleetFile(rows, 'parquet')] });
 
-const PREP_PHASES = new Set(['queued', 'splitting', 'computing the features', 'storing the test rows']);
+const PREP_PHASES = new Set(['queued', 'splitting', 'computing the features']);
 
 async function sweep(workers: number): Promise<{ ms: number; peak: number; ok: number; preps: number; prepMs: number }> {
   const rss = rssSampler(200);

@@ -7,7 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { WorkbenchError } from '../api/errors.ts';
 import type { DatasetInfo } from '../data/api.ts';
 import type { DatasetFingerprint, ExperimentInfo, RunInfo, RunStatus } from './api.ts';
-import { ident, type Workspace } from '../workspace/workspace.ts';
+import type { Workspace } from '../workspace/workspace.ts';
 import { dropRunScores, dropUnusedRows } from './scores.ts';
 import type { Plain } from '../workspace/values.ts';
 

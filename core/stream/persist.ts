@@ -506,7 +506,6 @@ export class Writer {
     try {
       if (begin.length) await this.con.run(begin.join(';\n'));
       this.inTx = true;
-      const l = this.layout;
       const storedAt = ts(now);
       for (const w of ok) {
         for (const r of w.dead) {
