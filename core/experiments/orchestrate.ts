@@ -7,7 +7,8 @@ import { availableParallelism } from 'node:os';
 import { WorkbenchError, serializeError } from '../api/errors.ts';
 import type { PerGroupRequest, RepeatRequest, SweepRequest, SweepSpace, TrainRequest } from '../models/api.ts';
 import type { ParamValue } from '../models/detector.ts';
-import type { FeatureRecipe } from '../features/recipe.ts';
+import { planFeatures, type FeatureRecipe } from '../features/recipe.ts';
+import { getDetector } from '../models/registry.ts';
 import type { NormalizedTrainRequest, Trainer } from '../models/train.ts';
 import { prepareKey } from '../models/prepare.ts';
 import { createRng } from '../util/rng.ts';
@@ -99,6 +100,20 @@ export function sweepTrials(space: SweepSpace, mode: 'grid' | 'random', trials: 
     }
     return t;
   });
+}
+
+/**
+ * The order a pool starts children in: those sharing a preparation back to back (groups in order
+ * of first appearance, so each preparation is held as briefly as possible); within a group, with
+ * more than one worker, the costliest first (longest processing time first), so the workers end
+ * close together rather than one of them running a long trial alone at the end. Equal or unknown
+ * costs keep the given order.
+ */
+export function dispatchOrder(keys: string[], costs: (number | undefined)[], workers: number): number[] {
+  const firstOf = new Map<string, number>();
+  keys.forEach((k, i) => firstOf.has(k) || firstOf.set(k, i));
+  const cost = (i: number): number => (workers > 1 ? (costs[i] ?? 0) : 0);
+  return keys.map((_, i) => i).sort((a, b) => firstOf.get(keys[a]!)! - firstOf.get(keys[b]!)! || cost(b) - cost(a) || a - b);
 }
 
 export class Orchestrator {
@@ -201,14 +216,15 @@ export class Orchestrator {
   }
 
   /**
-   * Run children so that those sharing their data (same recipe, split, data seed…) run back to back
-   * and share one preparation, held until the last of them ends; the rest of a child is one model worker.
+   * Run children in dispatchOrder: those sharing their data (same recipe, split, data seed…) share
+   * one preparation, held until the last of them ends; the rest of a child is one model worker.
    */
   private async runShared(p: Parent, requests: TrainRequest[], plan: { keys: string[]; norms: NormalizedTrainRequest[] }, workers: number): Promise<RunInfo[]> {
     const { keys, norms } = plan;
     const firstOf = new Map<string, number>();
     keys.forEach((k, i) => firstOf.has(k) || firstOf.set(k, i));
-    const order = keys.map((_, i) => i).sort((a, b) => firstOf.get(keys[a]!)! - firstOf.get(keys[b]!)! || a - b);
+    const costs = norms.map((n) => getDetector(n.detector).cost?.(n.params, planFeatures(n.recipe).length));
+    const order = dispatchOrder(keys, costs, workers);
     const left = new Map<string, number>();
     for (const k of keys) left.set(k, (left.get(k) ?? 0) + 1);
     const holds = new Map([...firstOf.values()].map((i) => [keys[i]!, this.trainer.holdData(norms[i]!)]));

@@ -74,4 +74,10 @@ export interface DetectorFactory {
   params: DetectorParamSpec[];
   fit(m: Matrix, opts: FitOptions): Promise<Detector>;
   fromJSON(json: DetectorJson): Detector;
+  /**
+   * Relative cost of a trial with these params on `features` columns (fit plus scoring), or
+   * none when params barely change it. Only compared between trials of one sweep: the pool
+   * starts the costliest first, so its workers end together.
+   */
+  cost?(params: Params, features: number): number;
 }

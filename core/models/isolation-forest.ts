@@ -722,6 +722,16 @@ function fromJSON(json: DetectorJson): Detector {
 /** Isolation forest on flat typed arrays (our implementation; see `help`). */
 export const isolationForest: DetectorFactory = {
   kind: KIND,
+  // Scoring dominates a trial: every row walks every tree for its depth, each step one comparison
+  // (axis-parallel) or one multiply-add per hyperplane term (extended).
+  cost(params, features) {
+    const opts = { seed: 0, params };
+    const psi = numParam(KIND, PARAMS, opts, 'sample_size');
+    const kf = Math.max(1, Math.floor(numParam(KIND, PARAMS, opts, 'max_features') * features));
+    const level = numParam(KIND, PARAMS, opts, 'extension_level');
+    const terms = boolParam(KIND, PARAMS, opts, 'extended') ? (level < 0 ? kf : Math.min(kf, level + 1)) : 1;
+    return numParam(KIND, PARAMS, opts, 'n_trees') * Math.ceil(Math.log2(Math.max(psi, 2))) * terms;
+  },
   label: 'Isolation forest',
   help: [
     'Isolation forest (Liu et al. 2008): anomalies are isolated by few random splits.',

@@ -5,6 +5,8 @@ import { WorkbenchError } from '../../core/api/errors.ts';
 import { scoresTable } from '../../core/experiments/store.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { openSampleFleet } from '../helpers/fleet.ts';
+import { dispatchOrder } from '../../core/experiments/orchestrate.ts';
+import { isolationForest } from '../../core/models/isolation-forest.ts';
 
 let wb: Workbench;
 const tmp = tempDir();
@@ -22,6 +24,25 @@ const base = { dataset: 'fleet', detector: 'robust-z', experiment: 'orch', seed:
 async function children(parentId: string) {
   return (await wb.api['runs.list']({ experiment: 'orch' })).filter((r) => r.parentId === parentId);
 }
+
+describe('the order a pool starts a sweep\'s trials in', () => {
+  it('keeps trials sharing a preparation together and starts the costliest first, only with more than one worker', () => {
+    const keys = ['a', 'b', 'a', 'b', 'a'];
+    const costs = [1, 5, 3, undefined, 3];
+    expect(dispatchOrder(keys, costs, 2)).toEqual([2, 4, 0, 1, 3]);
+    expect(dispatchOrder(keys, costs, 1)).toEqual([0, 2, 4, 1, 3]);
+    expect(dispatchOrder(['k', 'k'], [undefined, undefined], 4)).toEqual([0, 1]);
+  });
+
+  it('rates an isolation forest by trees, depth and terms per split', () => {
+    const cost = (p: Record<string, number | boolean>) => isolationForest.cost!(p, 40);
+    expect(cost({})).toBe(100 * 8);
+    expect(cost({ n_trees: 50, sample_size: 512 })).toBe(50 * 9);
+    expect(cost({ extended: true, extension_level: 3 })).toBe(100 * 8 * 4);
+    expect(cost({ extended: true, max_features: 0.5 })).toBe(100 * 8 * 20);
+    expect(() => cost({ n_trees: -1 })).toThrow(/n_trees/);
+  });
+});
 
 describe('repeats, sweeps, per-group models, registry', () => {
   it('repeats a configuration over seeds and reports mean ± std', async () => {
@@ -99,6 +120,12 @@ describe('repeats, sweeps, per-group models, registry', () => {
     const kids = await children(parentId);
     expect(kids.every((k) => k.status === 'finished')).toBe(true);
     expect(wb.trainer.stats.preparations - before).toBe(2);
+    // Per window (one preparation), the pool started the costliest trial first: it began before the
+    // cheapest one, which waited for a worker to free up.
+    for (const w of ['5:', '20:']) {
+      const started = (n: number) => Date.parse(kids.find((k) => k.params.n_trees === n && String(k.params['recipe.rolling']).startsWith(w))!.startedAt);
+      expect(started(30), `window ${w}`).toBeLessThan(started(10));
+    }
     // The same trial run on its own (its own preparation) gives the same model, scores and metrics.
     const kid = kids.find((k) => k.params.n_trees === 20 && String(k.params['recipe.rolling']).startsWith('20:'))!;
     const request = (await wb.api['runs.artifact']({ runId: kid.id, name: 'request' })) as Record<string, unknown>;
