@@ -126,42 +126,32 @@ export class Orchestrator {
   ) {}
 
   /**
-   * Run child requests with at most `workers` computing at a time, in `order` (default as given):
-   * a lane starts its next child once the previous one's model worker is free, while that one
-   * stores its results. Resolves with the children, in request order, when all ended; `ended(i)`
-   * follows each child.
+   * Run child requests with at most `workers` at a time, in `order` (default as given);
+   * resolves with the children, in request order, when all ended. `ended(i)` follows each child.
    */
   private async runChildren(parent: Parent, requests: TrainRequest[], workers: number, order?: number[], ended?: (i: number) => void): Promise<RunInfo[]> {
     const ids: string[] = new Array(requests.length);
     const queue = order ?? requests.map((_, i) => i);
     let next = 0;
     let done = 0;
-    const childEnded = async (i: number): Promise<void> => {
-      ended?.(i);
-      done++;
-      await this.trainer.updateParent(parent.id, done / requests.length, `${done} of ${requests.length} children done`);
-    };
-    const lane = async (): Promise<void> => {
-      let storing: Promise<void> = Promise.resolve();
+    const worker = async (): Promise<void> => {
       while (next < queue.length && !parent.cancelled) {
         const i = queue[next++]!;
         try {
           const { runId } = await this.trainer.start({ ...requests[i]!, parentId: parent.id });
           ids[i] = runId;
           parent.children.add(runId);
-          await this.trainer.computed(runId);
-          // One child per lane stores while the next computes: results do not pile up in memory.
-          await storing;
-          storing = this.trainer.wait(runId).then(() => childEnded(i));
+          await this.trainer.wait(runId);
         } catch (err) {
           // A child the trainer refused is recorded on the parent's notes; the rest go on.
           await this.store.update(parent.id, { notes: `trial ${i + 1}: ${serializeError(err).message}` });
-          await childEnded(i);
         }
+        ended?.(i);
+        done++;
+        await this.trainer.updateParent(parent.id, done / requests.length, `${done} of ${requests.length} children done`);
       }
-      await storing;
     };
-    await Promise.all(Array.from({ length: Math.max(1, Math.min(workers, requests.length)) }, lane));
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(workers, requests.length)) }, worker));
     return Promise.all(ids.filter(Boolean).map((id) => this.store.getRun(id)));
   }
 

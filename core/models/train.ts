@@ -47,9 +47,6 @@ interface Job {
   abort: AbortController;
   worker: ModelWorker | null;
   done: Promise<void>;
-  /** Settles when the run no longer needs a model worker: its trial is computed, or it ended. */
-  computed: Promise<void>;
-  markComputed: () => void;
 }
 
 function cancelledError(): WorkbenchError {
@@ -215,13 +212,8 @@ export class Trainer {
     });
     await this.store.putArtifact(run.id, 'request', norm);
     this.events.emit('runs.updated', run);
-    let markComputed = (): void => undefined;
-    const computed = new Promise<void>((resolve) => (markComputed = resolve));
-    const job: Job = { abort: new AbortController(), worker: null, done: Promise.resolve(), computed, markComputed };
-    job.done = this.execute(run.id, norm, job).finally(() => {
-      this.jobs.delete(run.id);
-      markComputed();
-    });
+    const job: Job = { abort: new AbortController(), worker: null, done: Promise.resolve() };
+    job.done = this.execute(run.id, norm, job).finally(() => this.jobs.delete(run.id));
     this.jobs.set(run.id, job);
     return { runId: run.id };
   }
@@ -261,14 +253,6 @@ export class Trainer {
 
   async wait(runId: string): Promise<void> {
     await this.jobs.get(runId)?.done;
-  }
-
-  /**
-   * Resolves when the run no longer needs a model worker: its trial is computed (it goes on
-   * storing its scores and artifacts on the engine) or it ended. A sweep starts its next trial then.
-   */
-  async computed(runId: string): Promise<void> {
-    await this.jobs.get(runId)?.computed;
   }
 
   /** Wait for every running job (used on close). */
@@ -338,11 +322,6 @@ export class Trainer {
         useFailure: r.leadTime.failureColumn !== null,
         topK: TOP_K,
       });
-      // The worker is free for the next trial while this run stores its results (~0.5–1 s at 3M test rows).
-      const worker = job.worker;
-      job.worker = null;
-      await this.workers.release(worker).catch(() => undefined);
-      job.markComputed();
       check();
       const model: RunModel = { detector: result.model, recipe: data.fitted, threshold: result.threshold };
       await this.store.putArtifact(runId, 'model', model);

@@ -5,9 +5,7 @@ import { WorkbenchError } from '../../core/api/errors.ts';
 import { scoresTable } from '../../core/experiments/store.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { openSampleFleet } from '../helpers/fleet.ts';
-import { dispatchOrder, Orchestrator } from '../../core/experiments/orchestrate.ts';
-import type { Trainer } from '../../core/models/train.ts';
-import type { TrainRequest } from '../../core/models/api.ts';
+import { dispatchOrder } from '../../core/experiments/orchestrate.ts';
 import { isolationForest } from '../../core/models/isolation-forest.ts';
 
 let wb: Workbench;
@@ -43,64 +41,6 @@ describe('the order a pool starts a sweep\'s trials in', () => {
     expect(cost({ extended: true, extension_level: 3 })).toBe(100 * 8 * 4);
     expect(cost({ extended: true, max_features: 0.5 })).toBe(100 * 8 * 20);
     expect(() => cost({ n_trees: -1 })).toThrow(/n_trees/);
-  });
-});
-
-describe('a sweep lane', () => {
-  it('starts its next trial while the previous one stores its results, and lets only one of them store at a time', async () => {
-    // The real trainer validates and records; the trials themselves are gates the test opens.
-    const real = wb.trainer;
-    const trials: { name: string; compute: () => void; end: () => Promise<void>; computed: Promise<void>; ended: Promise<void> }[] = [];
-    const byId = new Map<string, (typeof trials)[number]>();
-    const trainer = {
-      normalize: (r: TrainRequest) => real.normalize(r),
-      createParent: (...a: Parameters<Trainer['createParent']>) => real.createParent(...a),
-      updateParent: (...a: Parameters<Trainer['updateParent']>) => real.updateParent(...a),
-      holdData: (...a: Parameters<Trainer['holdData']>) => real.holdData(...a),
-      cancel: () => true,
-      async start(req: TrainRequest) {
-        const run = await wb.store.createRun({ experiment: req.experiment, parentId: req.parentId, name: req.runName ?? '', seed: 1, params: {}, dataset: req.dataset, fingerprint: null, appVersion: 'test' });
-        let compute = (): void => undefined;
-        let end = (): void => undefined;
-        const t = {
-          name: req.runName ?? '',
-          computed: new Promise<void>((r) => (compute = r)),
-          ended: new Promise<void>((r) => (end = r)),
-          compute: () => compute(),
-          end: async () => {
-            await wb.store.finish(run.id, 'finished', {});
-            end();
-          },
-        };
-        trials.push(t);
-        byId.set(run.id, t);
-        return { runId: run.id };
-      },
-      computed: (id: string) => byId.get(id)!.computed,
-      wait: (id: string) => byId.get(id)!.ended,
-    };
-    const until = async (what: () => boolean): Promise<void> => {
-      for (let i = 0; i < 1000 && !what(); i++) await new Promise((r) => setTimeout(r, 5));
-      expect(what()).toBe(true);
-    };
-    const orch = new Orchestrator(wb.workspace, wb.store, trainer as unknown as Trainer);
-    const { parentId } = await orch.sweep({ base: { ...base, experiment: 'orch-lane' }, mode: 'grid', space: { top_k: [1, 2, 3] }, workers: 1 });
-    await until(() => trials.length === 1);
-    trials[0]!.compute();
-    // Trial 1 still stores; trial 2 has the worker.
-    await until(() => trials.length === 2);
-    trials[1]!.compute();
-    await new Promise((r) => setTimeout(r, 100));
-    expect(trials.length, 'trial 3 waits until trial 1 has stored its results').toBe(2);
-    await trials[0]!.end();
-    await until(() => trials.length === 3);
-    trials[2]!.compute();
-    await trials[1]!.end();
-    await trials[2]!.end();
-    await orch.wait(parentId);
-    const parent = await wb.api['runs.get']({ runId: parentId });
-    expect(parent.status).toBe('finished');
-    expect(parent.metrics.children_finished).toBe(3);
   });
 });
 
