@@ -622,20 +622,30 @@ function featureMoments(m: Matrix): { mean: Float64Array; std: Float64Array } {
   return { mean, std };
 }
 
-async function fit(m: Matrix, opts: FitOptions): Promise<Detector> {
-  assertFittable(KIND, m);
+/**
+ * A forest's shape from its params on `cols` features and `rows` training rows: ψ rows per tree,
+ * kf features per tree, nnz hyperplane terms per split (0: axis-parallel) and the depth limit.
+ * Fitting builds it; a sweep rates a trial's cost by it.
+ */
+function forestShape(opts: FitOptions, cols: number, rows: number) {
   const nTrees = numParam(KIND, PARAMS, opts, 'n_trees');
   const sampleSize = numParam(KIND, PARAMS, opts, 'sample_size');
   const maxFeatures = numParam(KIND, PARAMS, opts, 'max_features');
   const extended = boolParam(KIND, PARAMS, opts, 'extended');
   const extensionLevel = numParam(KIND, PARAMS, opts, 'extension_level');
+  const psi = Math.min(sampleSize, rows);
+  const kf = Math.max(1, Math.floor(maxFeatures * cols));
+  const nnz = extended ? (extensionLevel < 0 ? kf : Math.min(kf, extensionLevel + 1)) : 0;
+  const depthLimit = Math.ceil(Math.log2(Math.max(psi, 2)));
+  return { nTrees, sampleSize, maxFeatures, extended, extensionLevel, psi, kf, nnz, depthLimit };
+}
+
+async function fit(m: Matrix, opts: FitOptions): Promise<Detector> {
+  assertFittable(KIND, m);
+  const { nTrees, sampleSize, maxFeatures, extended, extensionLevel, psi, kf, nnz, depthLimit } = forestShape(opts, m.cols, m.rows);
   assertFinite(KIND, m);
   throwIfAborted(opts.signal);
 
-  const psi = Math.min(sampleSize, m.rows);
-  const kf = Math.max(1, Math.floor(maxFeatures * m.cols));
-  const nnz = extended ? (extensionLevel < 0 ? kf : Math.min(kf, extensionLevel + 1)) : 0;
-  const depthLimit = Math.ceil(Math.log2(Math.max(psi, 2)));
   const sink: NodeSink = { feature: [], threshold: [], left: [], size: [], coefFeature: [], coef: [] };
   const master = createRng(opts.seed);
   const b: TreeBuild = {
@@ -725,12 +735,8 @@ export const isolationForest: DetectorFactory = {
   // Scoring dominates a trial: every row walks every tree for its depth, each step one comparison
   // (axis-parallel) or one multiply-add per hyperplane term (extended).
   cost(params, features) {
-    const opts = { seed: 0, params };
-    const psi = numParam(KIND, PARAMS, opts, 'sample_size');
-    const kf = Math.max(1, Math.floor(numParam(KIND, PARAMS, opts, 'max_features') * features));
-    const level = numParam(KIND, PARAMS, opts, 'extension_level');
-    const terms = boolParam(KIND, PARAMS, opts, 'extended') ? (level < 0 ? kf : Math.min(kf, level + 1)) : 1;
-    return numParam(KIND, PARAMS, opts, 'n_trees') * Math.ceil(Math.log2(Math.max(psi, 2))) * terms;
+    const f = forestShape({ seed: 0, params }, features, Infinity);
+    return f.nTrees * f.depthLimit * Math.max(1, f.nnz);
   },
   label: 'Isolation forest',
   help: [
