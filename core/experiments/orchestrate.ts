@@ -221,13 +221,13 @@ export class Orchestrator {
    */
   private async runShared(p: Parent, requests: TrainRequest[], plan: { keys: string[]; norms: NormalizedTrainRequest[] }, workers: number): Promise<RunInfo[]> {
     const { keys, norms } = plan;
-    const firstOf = new Map<string, number>();
-    keys.forEach((k, i) => firstOf.has(k) || firstOf.set(k, i));
     const costs = norms.map((n) => getDetector(n.detector).cost?.(n.params, planFeatures(n.recipe).length));
     const order = dispatchOrder(keys, costs, workers);
     const left = new Map<string, number>();
     for (const k of keys) left.set(k, (left.get(k) ?? 0) + 1);
-    const holds = new Map([...firstOf.values()].map((i) => [keys[i]!, this.trainer.holdData(norms[i]!)]));
+    // One hold per preparation, taken through any child needing it (equal keys, equal data inputs).
+    const holds = new Map<string, () => void>();
+    for (const i of order) if (!holds.has(keys[i]!)) holds.set(keys[i]!, this.trainer.holdData(norms[i]!));
     try {
       return await this.runChildren(p, requests, workers, order, (i) => {
         const k = keys[i]!;
