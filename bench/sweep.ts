@@ -25,7 +25,8 @@ import { arg, fleetFile, median, mib, RESULTS, rssSampler, timed } from './lib.t
 const rows = Number(arg('rows', '10000000'));
 const trials = Number(arg('trials', '16'));
 const withRecipe = arg('space', 'detector') === 'recipe';
-const rounds = Math.max(1, Number(arg('rounds', '2')));
+const rounds = Number(arg('rounds', '2'));
+if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds must be a whole number ≥ 1, got '${arg('rounds', '2')}'`);
 const wsPath = join(RESULTS, `explore-${rows}.duckdb`);
 const wb = await createWorkbench({ workspace: wsPath, mode: 'in-process' });
 // The workspace file may be shared with other benches (bench/explore): import the fleet when it lacks it.
