@@ -3,7 +3,7 @@ import { createWorkbench, type Workbench } from '../../core/app.ts';
 import { WorkbenchError } from '../../core/api/errors.ts';
 import { ident } from '../../core/workspace/workspace.ts';
 import type { Workspace } from '../../core/workspace/workspace.ts';
-import { fitRecipe, streamFeatures, type FeatureChunk, type StreamFeaturesOptions } from '../../core/features/batch.ts';
+import { fitPass, fitRecipe, groupPartitions, RAW_PASS, streamFeatures, type FeatureChunk, type StreamFeaturesOptions } from '../../core/features/batch.ts';
 import { createOnlineFeaturizer, type OnlineEvent } from '../../core/features/online.ts';
 import { defaultRecipe, planFeatures, type FeatureRecipe, type FittedRecipe } from '../../core/features/recipe.ts';
 import { CMAPSS_COLUMNS, CMAPSS_TRAIN, HAVE_CMAPSS, ROOT, tempDir } from '../helpers/tmp.ts';
@@ -567,6 +567,45 @@ describe('online featurizer state', () => {
       const rb = b.push({ ...e, temperature: e.temperature === null ? '' : ` ${String(e.temperature)} ` });
       expect(rb.dropped).toBe(ra.dropped);
       expect(Array.from(rb.features)).toEqual(Array.from(ra.features));
+    }
+  });
+});
+
+describe('a fit pass split into parts by ranges of the group column', () => {
+  it('streams the rows, order and features of the single sorted query; NULL groups in the last part', async () => {
+    await importFleet('fleet_parts');
+    await ws.run(`UPDATE fleet_parts SET device_id = NULL WHERE rowid % 23 = 0`);
+    await ws.run(`UPDATE fleet_parts SET temperature = NULL WHERE rowid % 7 = 0`);
+    const info = await wb.api['datasets.get']({ name: 'fleet_parts' });
+    const recipe = everything(defaultRecipe(info));
+    const pass = async (): Promise<{ fitted: FittedRecipe; rows: number[][] }> => {
+      const rows: number[][] = [];
+      const fitted = await fitPass(ws, 'fleet_parts', recipe, {
+        trainFilter: `timestamp <= '${SPLIT}'`,
+        flags: [`timestamp > '${SPLIT}'`],
+        onRows: (c) => {
+          for (let i = 0; i < c.n; i++) rows.push([c.rid[i]!, c.train[i]!, c.flags[0]![i]!, ...c.feats.subarray(i * c.numeric, (i + 1) * c.numeric)]);
+        },
+      });
+      return { fitted, rows };
+    };
+    const whole = await pass();
+    const saved = RAW_PASS.partRows;
+    RAW_PASS.partRows = Math.ceil(info.rowCount / 6);
+    try {
+      const parts = (await groupPartitions(ws, info, 'device_id', info.rowCount))!;
+      expect(parts.length).toBeGreaterThanOrEqual(4);
+      // Disjoint and covering: every row in exactly one part, none empty.
+      const counts = (await ws.query(`SELECT ${parts.map((p, i) => `count(*) FILTER (WHERE ${p}) AS p${i}`).join(', ')} FROM fleet_parts`))[0]!;
+      const sizes = parts.map((_, i) => Number(counts[`p${i}`]));
+      expect(sizes.every((n) => n > 0)).toBe(true);
+      expect(sizes.reduce((a, b) => a + b, 0)).toBe(info.rowCount);
+      const split = await pass();
+      expect(split.rows.length).toBe(info.rowCount);
+      expect(split.rows).toEqual(whole.rows);
+      expect(split.fitted).toEqual(whole.fitted);
+    } finally {
+      RAW_PASS.partRows = saved;
     }
   });
 });
