@@ -138,6 +138,36 @@ describe('repeats, sweeps, per-group models, registry', () => {
     expect(await model(runId)).toEqual(await model(kid.id));
   });
 
+  it('starts a trial that shares a preparation without waiting for the run row to note it', async () => {
+    // Right after a preparation the workspace is busy (its clean-up, the test rows' table): a slow
+    // write stands in for that. The second trial must not idle its worker until the write lands.
+    type Hooks = { store: { progress(id: string, p: number, phase: string): Promise<void> }; workers: { acquire(...a: unknown[]): unknown } };
+    const { store, workers } = wb.trainer as unknown as Hooks;
+    const progress = store.progress.bind(store);
+    const acquire = workers.acquire.bind(workers);
+    const noted: number[] = [];
+    const started: number[] = [];
+    store.progress = async (id, p, phase) => {
+      if (!phase.startsWith('using the data prepared')) return progress(id, p, phase);
+      await new Promise((r) => setTimeout(r, 1500));
+      await progress(id, p, phase);
+      noted.push(performance.now());
+    };
+    workers.acquire = (...a) => (started.push(performance.now()), acquire(...a));
+    try {
+      const { parentId } = await wb.api['models.sweep']({ base: { ...base, detector: 'isolation-forest', maxTrainRows: 300 }, mode: 'grid', space: { n_trees: [10, 20] }, metric: 'roc_auc', workers: 2 });
+      await wb.api['models.wait']({ runId: parentId });
+      const kids = await children(parentId);
+      expect(kids.map((k) => k.status)).toEqual(['finished', 'finished']);
+      expect(noted).toHaveLength(1);
+      expect(started).toHaveLength(2);
+      expect(Math.max(...started)).toBeLessThan(noted[0]!);
+    } finally {
+      store.progress = progress;
+      workers.acquire = acquire;
+    }
+  });
+
   it('refuses a sweep with a bad value before any trial runs', async () => {
     const err = await wb.api['models.sweep']({ base, mode: 'grid', space: { top_k: [1, -5] } }).catch((e: unknown) => e);
     expect((err as WorkbenchError).code).toBe('INVALID_ARGUMENT');
