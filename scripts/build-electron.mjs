@@ -8,4 +8,5 @@ await build({ ...common, entryPoints: ['electron/engine.ts'], outfile: 'dist-ele
 // Worker threads are separate entries; core/util/workers.ts prefers a bundled .mjs next to the engine.
 await build({ ...common, entryPoints: ['core/models/model-worker.ts'], outfile: 'dist-electron/model-worker.mjs', format: 'esm', packages: 'external' });
 await build({ ...common, entryPoints: ['core/stream/score-worker.ts'], outfile: 'dist-electron/score-worker.mjs', format: 'esm', packages: 'external' });
+await build({ ...common, entryPoints: ['core/features/kernel-worker.ts'], outfile: 'dist-electron/kernel-worker.mjs', format: 'esm', packages: 'external' });
 await build({ ...common, entryPoints: ['electron/preload.ts'], outfile: 'dist-electron/preload.cjs', format: 'cjs', external: ['electron'] });

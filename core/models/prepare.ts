@@ -92,12 +92,15 @@ interface NameCodes {
   tables: string[];
   /** Names by code, for device and trip; a NULL or absent column maps to ''. */
   load(): Promise<[string[], string[]]>;
+  /** Code expressions by column, for the columns whose codes order their rows as their values do (text columns). */
+  sortKeys: Record<string, string>;
 }
 
 async function nameCodes(ws: Workspace, ctx: DatasetContext, id: string): Promise<NameCodes> {
   const tables: string[] = [];
   const joins: string[] = [];
   const exprs: string[] = [];
+  const sortKeys: Record<string, string> = {};
   for (const [tag, col] of [['dev', ctx.device], ['trip', ctx.trip]] as const) {
     if (!col) {
       exprs.push('NULL');
@@ -109,11 +112,14 @@ async function nameCodes(ws: Workspace, ctx: DatasetContext, id: string): Promis
     tables.push(t);
     joins.push(`LEFT JOIN ${t} ${alias} ON ${alias}.__nc_name = ${ctx.table}.${ident(col)}::VARCHAR`);
     exprs.push(`${alias}.__nc_code`);
+    // Codes follow the text's order: for a text column, the column's own order.
+    if (/^VARCHAR$/i.test(ctx.info.columns.find((c) => c.name === col)?.type ?? '')) sortKeys[col] = `${alias}.__nc_code`;
   }
   return {
     join: joins.join(' '),
     exprs: exprs as [string, string],
     tables,
+    sortKeys,
     load: async () => {
       const out: string[][] = [];
       let k = 0;
@@ -237,6 +243,7 @@ export async function prepareData(
       join: `${split.join} ${codes.join}`,
       flags,
       numbers: rowNumbers(ctx, r, codes),
+      sortKeys: codes.sortKeys,
       signal,
       onRows: (c) => {
         if (!train) {

@@ -600,10 +600,17 @@ describe('a fit pass split into parts by ranges of the group column', () => {
       const sizes = parts.map((_, i) => Number(counts[`p${i}`]));
       expect(sizes.every((n) => n > 0)).toBe(true);
       expect(sizes.reduce((a, b) => a + b, 0)).toBe(info.rowCount);
+      // Split, the kernel runs in a worker thread: the same bits as the engine's own loop.
       const split = await pass();
       expect(split.rows.length).toBe(info.rowCount);
       expect(split.rows).toEqual(whole.rows);
       expect(split.fitted).toEqual(whole.fitted);
+      // Cancelled mid-pass, with chunks in flight to the kernel thread: CANCELLED, and the next pass runs.
+      const abort = new AbortController();
+      let seen = 0;
+      const cancelled = fitPass(ws, 'fleet_parts', recipe, { signal: abort.signal, onRows: (c) => (seen += c.n) > 2000 && abort.abort() });
+      await expect(cancelled).rejects.toMatchObject({ code: 'CANCELLED' });
+      expect((await pass()).rows).toEqual(whole.rows);
     } finally {
       RAW_PASS.partRows = saved;
     }
