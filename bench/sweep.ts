@@ -62,15 +62,15 @@ async function sweep(workers: number): Promise<{ ms: number; peak: number; ok: n
   return out;
 }
 
+const cores = availableParallelism();
 // Warm-up, untimed: a sweep of one trial per core reads the dataset into DuckDB's buffers, compiles the
 // hot paths and starts the pool's model workers (kept idle between runs, as in the app), so neither timed
 // sweep below pays those first-use costs for the other.
 {
-  const { parentId } = await wb.api['models.sweep']({ base: { dataset: 'fleet', detector: 'isolation-forest', experiment: 'bench-sweep-warmup', seed: 7, maxTrainRows: 100_000 }, mode: 'random', trials: availableParallelism(), space: { n_trees: [50] }, metric: 'roc_auc', workers: availableParallelism() });
+  const { parentId } = await wb.api['models.sweep']({ base: { dataset: 'fleet', detector: 'isolation-forest', experiment: 'bench-sweep-warmup', seed: 7, maxTrainRows: 100_000 }, mode: 'random', trials: cores, space: { n_trees: [50] }, metric: 'roc_auc', workers: cores });
   await wb.api['models.wait']({ runId: parentId });
   await wb.api['runs.delete']({ runIds: [parentId] });
 }
-const cores = availableParallelism();
 console.log(`${trials}-trial sweep (${withRecipe ? 'detector params and rolling window' : 'detector params'}) on ${rows.toLocaleString('en-US')} rows; pool of ${cores} vs 1 worker, ${rounds} round(s)`);
 const show = (r: Awaited<ReturnType<typeof sweep>>): string =>
   `${(r.ms / 1000).toFixed(1)} s (data preparation ${(r.prepMs / 1000).toFixed(1)} s, trials ${((r.ms - r.prepMs) / 1000).toFixed(1)} s), ${r.ok}/${trials} trials finished, ${r.preps} data preparation(s), peak RSS ${mib(r.peak)}`;

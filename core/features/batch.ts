@@ -29,8 +29,7 @@ import {
   type FittedRecipe,
   type NumericFeature,
 } from './recipe.ts';
-import { createKernel } from './kernel.ts';
-import { KernelThread } from './kernel-thread.ts';
+import { inlineKernel, KernelThread, type ChunkFeatures } from './kernel-thread.ts';
 
 export type { FeatureRecipe, FittedRecipe } from './recipe.ts';
 
@@ -300,22 +299,15 @@ const KERNEL_DEPTH = 64;
  * (kernel-thread.ts): this thread reads the chunks and the caller routes the rows meanwhile.
  */
 async function* rawChunks(ws: Workspace, q: RawQuery, signal?: AbortSignal): AsyncGenerator<RawChunk> {
-  const queries = (q.parts?.length ? q.parts : [null]).map((part) => rawSql(q, part).sql);
-  const { layout } = rawSql(q);
+  const built = (q.parts?.length ? q.parts : [null]).map((part) => rawSql(q, part));
+  const { layout } = built[0]!;
   const S = q.sensors.length;
-  const F = q.features.length;
   const shift = q.keep === null ? 0 : 1;
   if (signal?.aborted) throw cancelled();
-  const thread = queries.length > 1 && F > 0 ? new KernelThread(q.features, q.centers, S) : null;
-  const kernel = thread ? null : createKernel(q.features, q.centers, S);
-  const group = kernel?.newGroup() ?? null;
-  const x = new Float64Array(S);
-  let groupId = NaN;
-  // Inline, one set of arrays serves every chunk; with a kernel thread, each chunk in flight has its own.
-  let cap = 0;
-  let feats = new Float64Array(0);
-  let keep: Uint8Array | null = null;
-  let flags: Uint8Array[] = [];
+  // Inline, the features of one chunk at a time (their buffer is reused); threaded, up to KERNEL_DEPTH in flight.
+  const threaded = built.length > 1 && q.features.length > 0;
+  const depth = threaded ? KERNEL_DEPTH : 1;
+  const kernel: ChunkFeatures = threaded ? new KernelThread(q.features, q.centers, S, depth) : inlineKernel(q.features, q.centers, S);
   let nans = new Float64Array(0);
   const inflight: { n: number; feats: Promise<Float64Array>; rest: Omit<RawChunk, 'n' | 'feats'> }[] = [];
   const open = new Set<DuckDBConnection>();
@@ -338,32 +330,41 @@ async function* rawChunks(ws: Workspace, q: RawQuery, signal?: AbortSignal): Asy
     });
   /** Everything of a chunk but its features. */
   const rest = (chunk: DuckDBDataChunk, n: number): Omit<RawChunk, 'n' | 'feats'> => {
-    const own = thread !== null;
-    const k = own ? (q.keep === null ? null : new Uint8Array(n)) : keep;
-    const fl = own ? q.flags.map(() => new Uint8Array(n)) : flags;
+    const keep = q.keep === null ? null : new Uint8Array(n);
+    const flags = q.flags.map(() => new Uint8Array(n));
     if (layout.bits >= 0) {
       const bits = readDoubles(chunk, layout.bits, n);
       for (let i = 0; i < n; i++) {
         const b = bits[i]!;
-        if (k) k[i] = b & 1;
-        for (let j = 0; j < fl.length; j++) fl[j]![i] = (b >> (j + shift)) & 1;
+        if (keep) keep[i] = b & 1;
+        for (let j = 0; j < flags.length; j++) flags[j]![i] = (b >> (j + shift)) & 1;
       }
     }
     return {
       rid: readDoubles(chunk, 0, n),
-      keep: k && k.length > n ? k.subarray(0, n) : k,
+      keep,
       cats: q.categories.map((_, i) => readDoubles(chunk, layout.cats + i, n)),
       // Text extras cost a string per value: read them for rows of interest only.
-      extras: q.extras.map((_, i) => readPlain(chunk, layout.extras + i, n, k)),
-      flags: fl.map((f) => (f.length > n ? f.subarray(0, n) : f)),
+      extras: q.extras.map((_, i) => readPlain(chunk, layout.extras + i, n, keep)),
+      flags,
       numbers: layout.numbers.map((col) => (col < 0 ? nans.subarray(0, n) : readDoubles(chunk, col, n))),
     };
   };
+  /** Yield the chunks in flight, oldest first, until at most `left` remain. */
+  async function* drain(left: number): AsyncGenerator<RawChunk> {
+    while (inflight.length > left) {
+      const c = inflight.shift()!;
+      const feats = await c.feats;
+      yield { n: c.n, feats, ...c.rest };
+      kernel.recycle(feats);
+      if (signal?.aborted) throw cancelled();
+    }
+  }
   try {
-    next = start(queries[0]!);
-    for (let part = 0; part < queries.length; part++) {
+    next = start(built[0]!.sql);
+    for (let part = 0; part < built.length; part++) {
       const { con, result } = await next!;
-      next = part + 1 < queries.length ? start(queries[part + 1]!) : null;
+      next = part + 1 < built.length ? start(built[part + 1]!.sql) : null;
       // Its failure surfaces when it is awaited; until then it must not count as unhandled.
       next?.catch(() => undefined);
       pending = fetch(result);
@@ -374,51 +375,18 @@ async function* rawChunks(ws: Workspace, q: RawQuery, signal?: AbortSignal): Asy
         if (!chunk || chunk.rowCount === 0) break;
         pending = fetch(result);
         const n = chunk.rowCount;
-        if (n > cap) {
-          cap = n;
-          nans = new Float64Array(n).fill(NaN);
-          if (!thread) {
-            feats = new Float64Array(n * F);
-            keep = q.keep === null ? null : new Uint8Array(n);
-            flags = q.flags.map(() => new Uint8Array(n));
-          }
-        }
+        if (n > nans.length) nans = new Float64Array(n).fill(NaN);
         const readings = Array.from({ length: S }, (_, s) => readDoubles(chunk, layout.sensors + s, n));
         const gid = layout.group >= 0 ? readDoubles(chunk, layout.group, n) : null;
-        if (thread) {
-          const f = thread.features(n, readings, gid);
-          f.catch(() => undefined);
-          inflight.push({ n, feats: f, rest: rest(chunk, n) });
-          while (inflight.length >= KERNEL_DEPTH) {
-            const c = inflight.shift()!;
-            const out = await c.feats;
-            yield { n: c.n, feats: out, ...c.rest };
-            thread.recycle(out);
-            if (signal?.aborted) throw cancelled();
-          }
-          continue;
-        }
-        for (let i = 0; i < n; i++) {
-          // Rows arrive sorted by group: a new group starts a fresh history.
-          if (gid && gid[i] !== groupId) {
-            groupId = gid[i]!;
-            kernel!.reset(group!);
-          }
-          for (let s = 0; s < S; s++) x[s] = readings[s]![i]!;
-          kernel!.step(group!, x, feats, i * F);
-        }
-        yield { n, feats, ...rest(chunk, n) };
+        const feats = kernel.features(n, readings, gid);
+        feats.catch(() => undefined);
+        inflight.push({ n, feats, rest: rest(chunk, n) });
+        yield* drain(depth - 1);
       }
       open.delete(con);
       con.closeSync();
     }
-    while (inflight.length) {
-      const c = inflight.shift()!;
-      const out = await c.feats;
-      yield { n: c.n, feats: out, ...c.rest };
-      thread!.recycle(out);
-      if (signal?.aborted) throw cancelled();
-    }
+    yield* drain(0);
   } finally {
     signal?.removeEventListener('abort', onAbort);
     // A chunk still being made must finish before its connection closes; a part not yet read is abandoned.
@@ -428,7 +396,7 @@ async function* rawChunks(ws: Workspace, q: RawQuery, signal?: AbortSignal): Asy
       await next.catch(() => undefined);
     }
     open.forEach((c) => c.closeSync());
-    await thread?.close();
+    await kernel.close();
   }
 }
 

@@ -9,6 +9,7 @@
 import type { Worker } from 'node:worker_threads';
 import { WorkbenchError } from '../api/errors.ts';
 import { startWorker } from '../util/workers.ts';
+import { createChunkKernel } from './kernel.ts';
 import type { NumericFeature } from './recipe.ts';
 
 export interface KernelRequest {
@@ -24,7 +25,32 @@ export interface KernelRequest {
 
 export type KernelReply = { id: number; feats: Float64Array; error?: undefined } | { id: number; error: string; feats?: undefined };
 
-export class KernelThread {
+/** Features of streamed chunks, in stream order: inline (inlineKernel) or in a worker thread (KernelThread). */
+export interface ChunkFeatures {
+  /** The features of a chunk (rows × plan, row-major). `readings` and `gid` may be transferred: unusable afterwards. */
+  features(n: number, readings: Float64Array[], gid: Float64Array | null): Promise<Float64Array>;
+  /** Hand back a features array the caller no longer reads. */
+  recycle(feats: Float64Array): void;
+  close(): Promise<void>;
+}
+
+/** The kernel on the caller's thread, into one buffer reused for every chunk (one chunk at a time). */
+export function inlineKernel(plan: readonly NumericFeature[], centers: readonly number[], sensors: number): ChunkFeatures {
+  const run = createChunkKernel(plan, centers, sensors);
+  let out = new Float64Array(0);
+  return {
+    features(n, readings, gid) {
+      if (out.length < n * plan.length) out = new Float64Array(n * plan.length);
+      const feats = out.length === n * plan.length ? out : out.subarray(0, n * plan.length);
+      run(n, readings, gid, feats);
+      return Promise.resolve(feats);
+    },
+    recycle: () => undefined,
+    close: async () => undefined,
+  };
+}
+
+export class KernelThread implements ChunkFeatures {
   private readonly worker: Worker;
   private nextId = 1;
   private readonly waiting = new Map<number, { resolve: (f: Float64Array) => void; reject: (e: Error) => void }>();
@@ -32,7 +58,8 @@ export class KernelThread {
   /** Features buffers handed back by the engine, sent along with the next chunks. */
   private readonly spare: ArrayBuffer[] = [];
 
-  constructor(plan: readonly NumericFeature[], centers: readonly number[], sensors: number) {
+  /** `spares`: at most as many buffers kept for reuse (the chunks the caller keeps in flight). */
+  constructor(plan: readonly NumericFeature[], centers: readonly number[], sensors: number, private readonly spares: number) {
     this.worker = startWorker(new URL('./kernel-worker.ts', import.meta.url), { plan, centers: [...centers], sensors });
     this.worker.on('message', (m: KernelReply) => {
       const w = this.waiting.get(m.id);
@@ -50,7 +77,6 @@ export class KernelThread {
     this.waiting.clear();
   }
 
-  /** The features of a chunk (rows × plan, row-major). `readings` and `gid` are transferred: unusable here afterwards. */
   features(n: number, readings: Float64Array[], gid: Float64Array | null): Promise<Float64Array> {
     if (this.dead) return Promise.reject(this.dead);
     const id = this.nextId++;
@@ -64,9 +90,8 @@ export class KernelThread {
     return out;
   }
 
-  /** Hand back a features array the engine no longer reads. */
   recycle(feats: Float64Array): void {
-    if (this.spare.length < 64) this.spare.push(feats.buffer as ArrayBuffer);
+    if (this.spare.length < this.spares) this.spare.push(feats.buffer as ArrayBuffer);
   }
 
   async close(): Promise<void> {

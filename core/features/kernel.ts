@@ -287,3 +287,28 @@ export function createKernel(plan: readonly NumericFeature[], centers: ArrayLike
     },
   };
 }
+
+/**
+ * The kernel over chunks of rows streamed in (group, time, rowid) order, one group's history
+ * carried across chunks: `run` writes the features of a chunk's n rows (readings per sensor,
+ * group hash per row, null = one group) into `out`, row-major. The batch pass runs it inline or
+ * in a worker thread (kernel-thread.ts); either way the same bits.
+ */
+export function createChunkKernel(plan: readonly NumericFeature[], centers: ArrayLike<number>, sensors: number): (n: number, readings: Float64Array[], gid: Float64Array | null, out: Float64Array) => void {
+  const kernel = createKernel(plan, centers, sensors);
+  const group = kernel.newGroup();
+  const F = plan.length;
+  const x = new Float64Array(sensors);
+  let groupId = NaN;
+  return (n, readings, gid, out) => {
+    for (let i = 0; i < n; i++) {
+      // Rows arrive sorted by group: a new group starts a fresh history.
+      if (gid && gid[i] !== groupId) {
+        groupId = gid[i]!;
+        kernel.reset(group);
+      }
+      for (let s = 0; s < sensors; s++) x[s] = readings[s]![i]!;
+      kernel.step(group, x, out, i * F);
+    }
+  };
+}
