@@ -212,9 +212,23 @@ describe.skipIf(!HAVE_CHROMIUM)('Models and Experiments pages', () => {
     await page.getByTestId('repeat-start').click();
     await page.locator('[data-testid="recent-run"]', { hasText: '× 3 seeds' }).waitFor();
 
+    // The page opens on the most recent experiment (the repeats) and the click picks issue6 before
+    // that list arrives: held back here, the repeats' late answer must not replace issue6's runs.
+    let delivered = false;
+    await page.route('**/api/runs.list', async (route) => {
+      const body = route.request().postData() ?? '';
+      if (!body.includes('"issue6-repeats"')) return route.continue();
+      await new Promise((r) => setTimeout(r, 1500));
+      await route.continue();
+      delivered = true;
+    });
     await page.getByTestId('nav-experiments').click();
     await page.locator('[data-testid="experiment-item"][data-name="issue6"]').click();
     await page.getByTestId('runs-table').waitFor();
+    await expect.poll(() => delivered, { timeout: 10_000 }).toBe(true);
+    await page.waitForTimeout(300);
+    await page.unroute('**/api/runs.list');
+    expect(await page.locator('[data-testid="run-row"]', { hasText: '3 seeds' }).count()).toBe(0);
     const parents = page.locator('[data-testid="run-row"][data-depth="0"]');
     await expect.poll(() => parents.count()).toBe(2);
     await screenshot(page, 'experiments-01-running');

@@ -194,14 +194,19 @@ export function ExperimentsPage({ rest }: { rest: string[] }) {
     }
   }, [experiments, experiment, tab]);
 
+  // Only the latest list counts: opening the page selects the most recent experiment and a click may
+  // pick another before its list arrives; a slower, earlier answer must not replace the later one.
+  const loadSeq = useRef(0);
   const loadRuns = useCallback(() => {
     if (!experiment) return;
+    const seq = ++loadSeq.current;
     call('runs.list', { experiment }).then(
       (list) => {
+        if (seq !== loadSeq.current) return;
         setRuns(new Map(list.map((r) => [r.id, r])));
         setRunsError(null);
       },
-      (err: unknown) => setRunsError(err),
+      (err: unknown) => seq === loadSeq.current && setRunsError(err),
     );
   }, [experiment]);
 
