@@ -36,6 +36,8 @@ export type { FeatureRecipe, FittedRecipe } from './recipe.ts';
 export interface FitRecipeOptions {
   /** SQL predicate over the dataset's columns selecting the training rows; default every row. */
   trainFilter?: string;
+  /** How the fitted recipe records trainFilter (default: trainFilter itself), for a predicate whose SQL is machine-made. */
+  trainFilterShown?: string;
   /**
    * SQL joined to the dataset for the predicates, e.g. `LEFT JOIN lookup l ON l.k = "device"`.
    * It must keep exactly one row per dataset row, and its column names must not clash with the dataset's.
@@ -707,7 +709,7 @@ export async function fitPass(ws: Workspace, dataset: string, recipe: FeatureRec
     categories,
     fillValues,
     scaler,
-    training: { filter: keep, rows: trainRows, dropped },
+    training: { filter: opts.trainFilterShown ?? keep, rows: trainRows, dropped },
     warnings,
   };
   fitted.featureNames = featureNames(fitted);

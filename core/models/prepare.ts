@@ -25,7 +25,7 @@ import type { FittedRecipe } from '../features/recipe.ts';
 import { createRng } from '../util/rng.ts';
 import { prefault } from '../util/prefault.ts';
 import { appendColumns } from '../workspace/append.ts';
-import { ident, lit, type Workspace } from '../workspace/workspace.ts';
+import { ident, type Workspace } from '../workspace/workspace.ts';
 import type { Matrix } from './detector.ts';
 import type { NormalizedTrainRequest } from './train.ts';
 import type { TestRows } from './trial.ts';
@@ -80,16 +80,17 @@ function cancelled(): WorkbenchError {
 }
 
 /**
- * Device and trip names coded by DuckDB: a dictionary table per column, joined to the dataset,
- * so rows carry integer codes and the names cross into JS once (decoding a string per row was
- * the largest single cost of a preparation).
+ * Device and trip names coded by DuckDB: an ENUM type per column, its values the column's
+ * distinct names in order, so rows carry integer codes and the names cross into JS once
+ * (decoding a string per row was the largest single cost of a preparation). A cast rather
+ * than a join: a join's output does not keep the table's order, a projection does, which
+ * lets a pass stream a dataset stored in its order without sorting it (batch.ts).
  */
 interface NameCodes {
-  /** SQL joined to the dataset. */
-  join: string;
   /** Numeric expressions of the device and trip codes (NULL → NaN). */
   exprs: [device: string, trip: string];
-  tables: string[];
+  /** The ENUM types made, to drop afterwards. */
+  types: string[];
   /** Names by code, for device and trip; a NULL or absent column maps to ''. */
   load(): Promise<[string[], string[]]>;
   /** Code expressions by column, for the columns whose codes order their rows as their values do (text columns). */
@@ -97,39 +98,31 @@ interface NameCodes {
 }
 
 async function nameCodes(ws: Workspace, ctx: DatasetContext, id: string): Promise<NameCodes> {
-  const tables: string[] = [];
-  const joins: string[] = [];
+  const types: (string | null)[] = [];
   const exprs: string[] = [];
   const sortKeys: Record<string, string> = {};
   for (const [tag, col] of [['dev', ctx.device], ['trip', ctx.trip]] as const) {
-    if (!col) {
+    const n = col ? Number((await ws.query(`SELECT count(DISTINCT ${ident(col)}::VARCHAR) AS n FROM ${ctx.table}`))[0]!.n) : 0;
+    if (!col || n === 0) {
+      types.push(null);
       exprs.push('NULL');
       continue;
     }
     const t = `fleetlens.${ident(`prep${tag}__${id}`)}`;
-    const alias = `__nc_${tag}`;
-    await ws.run(`CREATE TABLE ${t} AS SELECT n AS __nc_name, (row_number() OVER (ORDER BY n) - 1)::INTEGER AS __nc_code FROM (SELECT DISTINCT ${ident(col)}::VARCHAR AS n FROM ${ctx.table} WHERE ${ident(col)} IS NOT NULL)`);
-    tables.push(t);
-    joins.push(`LEFT JOIN ${t} ${alias} ON ${alias}.__nc_name = ${ctx.table}.${ident(col)}::VARCHAR`);
-    exprs.push(`${alias}.__nc_code`);
+    await ws.run(`CREATE TYPE ${t} AS ENUM (SELECT DISTINCT ${ident(col)}::VARCHAR AS n FROM ${ctx.table} WHERE ${ident(col)} IS NOT NULL ORDER BY n)`);
+    types.push(t);
+    const code = `enum_code(CAST(${ctx.table}.${ident(col)}::VARCHAR AS ${t}))`;
+    exprs.push(code);
     // Codes follow the text's order: for a text column, the column's own order.
-    if (/^VARCHAR$/i.test(ctx.info.columns.find((c) => c.name === col)?.type ?? '')) sortKeys[col] = `${alias}.__nc_code`;
+    if (/^VARCHAR$/i.test(ctx.info.columns.find((c) => c.name === col)?.type ?? '')) sortKeys[col] = code;
   }
   return {
-    join: joins.join(' '),
     exprs: exprs as [string, string],
-    tables,
+    types: types.filter((t): t is string => t !== null),
     sortKeys,
     load: async () => {
       const out: string[][] = [];
-      let k = 0;
-      for (const col of [ctx.device, ctx.trip]) {
-        if (!col) {
-          out.push([]);
-          continue;
-        }
-        out.push((await ws.query(`SELECT __nc_name AS n FROM ${tables[k++]} ORDER BY __nc_code`)).map((r) => String(r.n)));
-      }
+      for (const t of types) out.push(t === null ? [] : (await ws.query(`SELECT unnest(enum_range(NULL::${t})) AS n`)).map((r) => String(r.n)));
       return out as [string[], string[]];
     },
   };
@@ -145,43 +138,57 @@ function rowNumbers(ctx: DatasetContext, r: NormalizedTrainRequest, codes: NameC
   return [ctx.timeExpr ?? 'NULL', label, failure, ...codes.exprs];
 }
 
+/** A SQL list literal of exact doubles (or booleans), NULL kept. */
+function listLiteral(values: (number | boolean | null)[], type: 'DOUBLE' | 'BOOLEAN'): string {
+  return `[${values.map((v) => (v === null ? 'NULL' : `'${String(v)}'`)).join(', ')}]::${type}[]`;
+}
+
 /**
- * Materialize the split as a small table (one row per device: cut times or hold-out flag)
- * and return SQL predicates over the dataset for fit, validation and test rows.
+ * Compute the split (per device: cut times or hold-out flag) and return SQL predicates over
+ * the dataset for fit, validation and test rows. The per-device values are written into the
+ * predicates as lists indexed by the device's code (no join; see NameCodes).
  */
-async function makeSplit(ws: Workspace, ctx: DatasetContext, r: NormalizedTrainRequest, table: string): Promise<{ fit: string; validation: string | null; test: string; join: string }> {
+async function makeSplit(ws: Workspace, ctx: DatasetContext, r: NormalizedTrainRequest, codes: NameCodes): Promise<{ fit: string; validation: string | null; test: string; fitShown: string }> {
   const tx = ctx.timeExpr;
   const dev = ctx.device ? `${ident(ctx.device)}::VARCHAR` : `'__all__'`;
   const withVal = r.threshold.kind === 'best-f1';
+  let perDevice: { fit_cut: number | null; train_cut: number | null; is_test: boolean }[];
+  const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
   if (r.split.kind === 'time') {
     if (!tx) throw new WorkbenchError('INVALID_ARGUMENT', `a time split needs a time column in dataset '${ctx.info.name}'`);
     const f = r.split.trainFraction;
-    await ws.run(
-      `CREATE OR REPLACE TABLE ${table} AS SELECT ${dev} AS __sp_g, quantile_disc(${tx}, ${withVal ? f * 0.75 : f}) AS __sp_fit_cut, quantile_disc(${tx}, ${f}) AS __sp_train_cut, false AS __sp_is_test FROM ${ctx.table} GROUP BY 1`,
-    );
+    const rows = await ws.query(`SELECT ${dev} AS g, quantile_disc(${tx}, ${withVal ? f * 0.75 : f}) AS fit_cut, quantile_disc(${tx}, ${f}) AS train_cut FROM ${ctx.table} WHERE ${dev} IS NOT NULL GROUP BY 1 ORDER BY 1`);
+    perDevice = rows.map((x) => ({ fit_cut: num(x.fit_cut), train_cut: num(x.train_cut), is_test: false }));
   } else {
-    const devices = (await ws.query(`SELECT DISTINCT ${dev} AS g FROM ${ctx.table} ORDER BY 1`)).map((x) => String(x.g));
+    const all = await ws.query(`SELECT DISTINCT ${dev} AS g FROM ${ctx.table} ORDER BY 1`);
     // Seeded shuffle (Fisher-Yates) so the held-out devices are reproducible and recorded.
+    const shuffled = all.map((x) => String(x.g));
     const rng = createRng(r.dataSeed ^ 0x5eed);
-    for (let i = devices.length - 1; i > 0; i--) {
+    for (let i = shuffled.length - 1; i > 0; i--) {
       const j = rng.int(i + 1);
-      [devices[i], devices[j]] = [devices[j]!, devices[i]!];
+      [shuffled[i], shuffled[j]] = [shuffled[j]!, shuffled[i]!];
     }
-    const nTest = Math.max(1, Math.round(devices.length * r.split.holdoutFraction));
-    if (nTest >= devices.length) throw new WorkbenchError('INVALID_ARGUMENT', `holding out ${nTest} of ${devices.length} devices leaves none to train on`);
-    const test = new Set(devices.slice(0, nTest));
-    const cut = tx ? `quantile_disc(${tx}, ${withVal ? 0.75 : 1})` : 'NULL::DOUBLE';
-    await ws.run(`CREATE OR REPLACE TABLE ${table} AS SELECT ${dev} AS __sp_g, ${cut} AS __sp_fit_cut, ${tx ? `max(${tx})` : 'NULL::DOUBLE'} AS __sp_train_cut, ${dev} IN (${[...test].map(lit).join(', ')}) AS __sp_is_test FROM ${ctx.table} GROUP BY 1`);
+    const nTest = Math.max(1, Math.round(shuffled.length * r.split.holdoutFraction));
+    if (nTest >= shuffled.length) throw new WorkbenchError('INVALID_ARGUMENT', `holding out ${nTest} of ${shuffled.length} devices leaves none to train on`);
+    const test = new Set(shuffled.slice(0, nTest));
+    const cuts = tx ? await ws.query(`SELECT ${dev} AS g, quantile_disc(${tx}, ${withVal ? 0.75 : 1}) AS fit_cut, max(${tx}) AS train_cut FROM ${ctx.table} WHERE ${dev} IS NOT NULL GROUP BY 1 ORDER BY 1`) : null;
+    const devices = all.filter((x) => x.g !== null).map((x) => String(x.g));
+    perDevice = devices.map((g, i) => ({ fit_cut: cuts ? num(cuts[i]!.fit_cut) : null, train_cut: cuts ? num(cuts[i]!.train_cut) : null, is_test: test.has(g) }));
   }
-  // Predicates read the split through a join (one row per device), not correlated subqueries:
-  // they are evaluated for every row of the dataset.
-  const look = (col: string): string => `__sp.__sp_${col}`;
-  const fitTime = tx ? ` AND ${tx} <= ${look('fit_cut')}` : '';
+  // Devices sorted by name, as the device codes are; a row without a device (code NULL) is in no split.
+  const look = (col: 'fit_cut' | 'train_cut' | 'is_test'): string => {
+    const values = perDevice.map((d) => d[col]);
+    const type = col === 'is_test' ? 'BOOLEAN' : 'DOUBLE';
+    if (!ctx.device) return values.length ? `CAST(${values[0] === null ? 'NULL' : `'${String(values[0])}'`} AS ${type})` : `CAST(NULL AS ${type})`;
+    return `list_extract(${listLiteral(values, type)}, ${codes.exprs[0]} + 1)`;
+  };
+  const fitPred = (at: (col: 'fit_cut' | 'is_test') => string): string => `(NOT ${at('is_test')}${tx ? ` AND ${tx} <= ${at('fit_cut')}` : ''})`;
   return {
-    fit: `(NOT ${look('is_test')}${fitTime})`,
+    fit: fitPred(look),
+    // As recorded in the fitted recipe: the device's split values by name, not the lists.
+    fitShown: fitPred((col) => `split.${col}`),
     validation: withVal && tx ? `(NOT ${look('is_test')} AND ${tx} > ${look('fit_cut')} AND ${tx} <= ${look('train_cut')})` : null,
     test: r.split.kind === 'time' ? `(${tx} > ${look('train_cut')})` : `(${look('is_test')})`,
-    join: `LEFT JOIN ${table} __sp ON __sp.__sp_g = ${dev}`,
   };
 }
 
@@ -199,16 +206,17 @@ export async function prepareData(
     if (signal.aborted) throw cancelled();
   };
   const id = randomUUID().replace(/-/g, '').slice(0, 16);
-  const splitTable = `fleetlens.${ident(`split__${id}`)}`;
   const rowsName = `rows__${id}`;
   const ctx = await datasetContext(ws, r.dataset);
   const dropLater: string[] = [];
   try {
     await onPhase(0.02, 'splitting');
-    const split = await makeSplit(ws, ctx, r, splitTable);
+    const codes = await nameCodes(ws, ctx, id);
+    dropLater.push(...codes.types);
+    const split = await makeSplit(ws, ctx, r, codes);
     // A row filter (per-group children) narrows every split to its rows.
     const narrow = (p: string | null): string | null => (p === null ? null : r.filter ? `(${p} AND (${r.filter}))` : p);
-    const preds = { fit: narrow(split.fit)!, validation: narrow(split.validation), test: narrow(split.test)! };
+    const preds = { fit: narrow(split.fit)!, validation: narrow(split.validation), test: narrow(split.test)!, fitShown: narrow(split.fitShown)! };
     check();
 
     await onPhase(0.05, 'computing the features');
@@ -217,7 +225,7 @@ export async function prepareData(
     const evalCtx = r.evalDataset ? await datasetContext(ws, r.evalDataset) : ctx;
     const testPred = r.evalDataset ? r.filter : preds.test;
     const counts = (await ws.query(
-      `SELECT count(*) FILTER (WHERE ${fitPred}) AS fit, ${preds.validation ? `count(*) FILTER (WHERE ${preds.validation})` : '0'} AS val, ${r.evalDataset ? '0' : `count(*) FILTER (WHERE ${testPred})`} AS test FROM ${ctx.table} ${split.join}`,
+      `SELECT count(*) FILTER (WHERE ${fitPred}) AS fit, ${preds.validation ? `count(*) FILTER (WHERE ${preds.validation})` : '0'} AS val, ${r.evalDataset ? '0' : `count(*) FILTER (WHERE ${testPred})`} AS test FROM ${ctx.table}`,
     ))[0]!;
     const fitRows = Number(counts.fit);
     const cap = r.maxTrainRows;
@@ -233,14 +241,12 @@ export async function prepareData(
     let validation: RawStore | null = null;
     let test: RawStore | null = null;
     const testMeta = new TestMeta(r.evalDataset ? 0 : Number(counts.test));
-    const codes = await nameCodes(ws, ctx, id);
-    dropLater.push(...codes.tables);
     let seen = 0;
     const rng = createRng(r.dataSeed);
     const dropMissing = r.recipe.fill === 'drop';
     const fitted = await fitPass(ws, r.dataset, r.recipe, {
       trainFilter: fitPred,
-      join: `${split.join} ${codes.join}`,
+      trainFilterShown: preds.fitShown + normalPred,
       flags,
       numbers: rowNumbers(ctx, r, codes),
       sortKeys: codes.sortKeys,
@@ -297,9 +303,9 @@ export async function prepareData(
       const data = sharedF64(n * cols);
       testMeta.resize(n);
       const evalCodes = await nameCodes(ws, evalCtx, `${id}e`);
-      dropLater.push(...evalCodes.tables);
+      dropLater.push(...evalCodes.types);
       let k = 0;
-      for await (const chunk of streamFeatures(ws, evalCtx.info.name, fitted, { filter: testPred ?? undefined, join: evalCodes.join || undefined, numbers: rowNumbers(evalCtx, r, evalCodes), signal })) {
+      for await (const chunk of streamFeatures(ws, evalCtx.info.name, fitted, { filter: testPred ?? undefined, numbers: rowNumbers(evalCtx, r, evalCodes), signal })) {
         if (k + chunk.rows > n) throw new WorkbenchError('INTERNAL', 'more evaluation rows than counted; was the dataset changed during the run?');
         data.set(chunk.matrix.data.subarray(0, chunk.rows * cols), k * cols);
         for (let i = 0; i < chunk.rows; i++, k++) testMeta.put(k, chunk.rowIndex[i]!, chunk.numbers, i);
@@ -331,7 +337,7 @@ export async function prepareData(
   } finally {
     // Not awaited: a DROP can wait on a checkpoint (~2 s measured at 10M rows), and the trials need not.
     void (async () => {
-      for (const t of [splitTable, ...dropLater]) await ws.run(`DROP TABLE IF EXISTS ${t}`).catch(() => undefined);
+      for (const t of dropLater) await ws.run(`DROP TYPE IF EXISTS ${t}`).catch(() => undefined);
     })();
   }
 }
@@ -499,6 +505,8 @@ export async function disposePrepared(ws: Workspace, data: PreparedData): Promis
 export async function dropStalePreparations(ws: Workspace): Promise<void> {
   const rows = await ws.query(`SELECT table_name AS t FROM duckdb_tables() WHERE schema_name = 'fleetlens' AND (table_name LIKE 'prep%\\_\\_%' ESCAPE '\\' OR table_name LIKE 'scorestage\\_\\_%' ESCAPE '\\' OR table_name LIKE 'split\\_\\_%' ESCAPE '\\')`);
   for (const { t } of rows) await ws.run(`DROP TABLE IF EXISTS fleetlens.${ident(String(t))}`);
+  const types = await ws.query(`SELECT type_name AS t FROM duckdb_types() WHERE schema_name = 'fleetlens' AND type_name LIKE 'prep%\\_\\_%' ESCAPE '\\'`);
+  for (const { t } of types) await ws.run(`DROP TYPE IF EXISTS fleetlens.${ident(String(t))}`);
   await dropOrphanValues(ws);
   await dropUnusedRows(ws);
 }

@@ -53,11 +53,16 @@ describe('preparation tables', () => {
       for (const t of ['rows__00000000000000aa', 'rows__00000000000000bb', 'scorevals__viewed', 'scorevals__orphan']) {
         await wb.workspace.run(`CREATE TABLE fleetlens."${t}" (x INTEGER)`);
       }
+      // A preparation's name codes are ENUM types; another type of the schema is not the engine's to drop.
+      await wb.workspace.run(`CREATE TYPE fleetlens."preptrip__0123456789abcdef" AS ENUM ('a', 'b')`);
+      await wb.workspace.run(`CREATE TYPE fleetlens."prepared_mood" AS ENUM ('ok')`);
       await wb.workspace.run(`CREATE VIEW fleetlens."scores__viewed" AS SELECT m.x, s.x AS y FROM fleetlens."rows__00000000000000aa" m POSITIONAL JOIN fleetlens."scorevals__viewed" s`);
       await wb.close();
       wb = await createWorkbench({ workspace: file, mode: 'in-process' });
       const left = (await wb.workspace.query(`SELECT table_name AS t FROM duckdb_tables() WHERE schema_name = 'fleetlens' ORDER BY 1`)).map((r) => String(r.t));
+      const types = (await wb.workspace.query(`SELECT type_name AS t FROM duckdb_types() WHERE schema_name = 'fleetlens' ORDER BY 1`)).map((r) => String(r.t));
       await wb.close();
+      expect(types).toEqual(['prepared_mood']);
       expect(left).toContain('scores__keepme');
       expect(left).toContain('preparation_notes');
       expect(left).toContain('rows__00000000000000aa');
