@@ -18,6 +18,7 @@ import { dropStalePreparations } from './models/prepare.ts';
 import { Orchestrator } from './experiments/orchestrate.ts';
 import { ModelRegistry } from './experiments/registry.ts';
 import { Ingestor } from './data/ingest.ts';
+import { pendingSorts, sortInBackground, stopSorting } from './data/order.ts';
 import { StreamManager, streamHandlers } from './stream/handlers.ts';
 import { shareHandlers } from './experiments/share.ts';
 import { reportsHandlers } from './reports/handlers.ts';
@@ -59,8 +60,9 @@ export async function createWorkbench(opts: WorkbenchOptions): Promise<Workbench
   };
   const store = new ExperimentStore(workspace);
   const trainer = new Trainer(workspace, store, events, version);
-  // Tables of preparations a killed engine never dropped.
+  // Tables of preparations a killed engine never dropped, and sorts it never finished.
   await dropStalePreparations(workspace);
+  for (const name of await pendingSorts(workspace)) background(sortInBackground(workspace, name));
   const orchestrator = new Orchestrator(workspace, store, trainer);
   const registry = new ModelRegistry(workspace, store);
   const streams = new StreamManager({ workspace, store, events, resolveRef: async (ref) => (await registry.resolve(ref)).runId });
@@ -76,8 +78,9 @@ export async function createWorkbench(opts: WorkbenchOptions): Promise<Workbench
       workspace,
       events,
       ingestor,
-      // Warm the Explore caches in the background so the first visit after an import is instant.
-      afterImport: (name) => background(warmExplore(workspace, name)),
+      // Sort the rows (data/order.ts), then warm the Explore caches, in the background: the first
+      // preparation and the first Explore visit after an import need not wait for an import that did both.
+      afterImport: (name) => background(sortInBackground(workspace, name).finally(() => warmExplore(workspace, name))),
     }),
     ...exploreHandlers({ workspace }),
     ...modelsHandlers({ workspace, store, trainer, orchestrator, registry }),
@@ -110,6 +113,7 @@ export async function createWorkbench(opts: WorkbenchOptions): Promise<Workbench
       await streams.closeAll();
       await orchestrator.drain();
       await trainer.drain();
+      await stopSorting(workspace);
       await Promise.all([...inFlight]);
       workspace.close();
     },

@@ -11,6 +11,7 @@ import { WorkbenchError, serializeError } from '../api/errors.ts';
 import { createWorkbench, appVersion, type Workbench } from '../app.ts';
 import { defaultWorkspacePath } from '../workspace/workspace.ts';
 import { ensureSampleDataset } from '../data/sample.ts';
+import { orderSettled } from '../data/order.ts';
 import { startHttpBridge } from '../server/http-bridge.ts';
 import type { FileFormat } from '../data/api.ts';
 import type { TrainRequest } from '../models/api.ts';
@@ -154,6 +155,9 @@ async function cmdIngest(argv: string[]): Promise<void> {
         if (res.rejected) lines.push(`rejected rows: ${res.rejected} (see them in the app's Data page, Rejects tab)`);
         return lines.join('\n');
       });
+      // The rows are sorted after the import (data/order.ts); a one-shot command leaves them sorted rather than for the next one to do.
+      if (showProgress) process.stderr.write(`${res.dataset.name}: sorting the rows by group and time…\n`);
+      await orderSettled(wb.workspace, res.dataset.name);
     } finally {
       off();
       process.off('SIGINT', onSigint);

@@ -8,6 +8,7 @@ import type { ColumnInfo, ColumnRole, DatasetInfo, RejectRow, SourceFile, TableP
 import { ident, type Workspace } from '../workspace/workspace.ts';
 import type { Plain } from '../workspace/values.ts';
 import { applyRoles, isTemporalType } from './roles.ts';
+import { markUnsorted, orderSettled } from './order.ts';
 
 const NAME_RE = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 const RESERVED = new Set(['fleetlens', 'main', 'select', 'table', 'from', 'where', 'order', 'group']);
@@ -155,12 +156,14 @@ export async function datasetRejects(ws: Workspace, name: string, offset?: numbe
 
 export async function deleteDataset(ws: Workspace, name: string): Promise<void> {
   await getDataset(ws, name);
+  await orderSettled(ws, name);
   const con = await ws.connect();
   try {
     await con.run('BEGIN TRANSACTION');
     await con.run(`DROP TABLE IF EXISTS ${ident(name)}`);
     // Explore's cached summaries of this dataset go with it.
     for (const unit of ['trip', 'device']) await con.run(`DROP TABLE IF EXISTS fleetlens.${ident(`summary__${name}__${unit}`)}`);
+    await markUnsorted(con, name, false);
     await con.run(`DELETE FROM fleetlens.meta WHERE key LIKE $k`, { k: `summary:${name}:%` });
     for (const t of ['datasets', 'sources', 'rejects']) {
       await con.run(`DELETE FROM fleetlens.${t} WHERE ${t === 'datasets' ? 'name' : 'dataset'} = $name`, { name });

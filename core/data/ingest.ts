@@ -14,6 +14,7 @@ import { toPlain } from '../workspace/values.ts';
 import { fileChecksum, sniffFile, type SniffedFile } from './sniff.ts';
 import { guessRoles } from './roles.ts';
 import { getDataset, readColumns, validateDatasetName } from './catalog.ts';
+import { markUnsorted, orderSettled, sortColumns } from './order.ts';
 
 /** Strings read as missing values in text files besides the empty field. */
 const NULL_STRINGS = ['', 'NA', 'N/A', 'n/a', 'NULL', 'null', 'None', 'nan', 'NaN', '-'];
@@ -69,6 +70,8 @@ export class Ingestor {
   }
 
   private async checkedImport(jobId: string, name: string, mode: 'create' | 'append' | 'replace', req: ImportRequest): Promise<ImportResult> {
+    // A sort of this dataset from its last import finishes first: its transaction would conflict with this one.
+    await orderSettled(this.ws, name);
     const existing = await getDataset(this.ws, name).catch(() => null);
     if (mode === 'create' && existing) {
       throw new WorkbenchError('DATASET_EXISTS', `dataset '${name}' already exists; append to it or choose another name`, { dataset: name });
@@ -166,7 +169,10 @@ export class Ingestor {
         await con.run(`DELETE FROM fleetlens.sources WHERE dataset = ${lit(name)}`);
         await con.run(`DELETE FROM fleetlens.rejects WHERE dataset = ${lit(name)} AND file NOT IN (${files.map((f) => lit(f.path)).join(',')})`);
       }
-      await this.writeCatalog(con, name, files, perFileRows, mode === 'append' || (mode === 'replace' && existed));
+      const columns = await this.writeCatalog(con, name, files, perFileRows, mode === 'append' || (mode === 'replace' && existed));
+      // New rows are in the files' order: sorted later (order.ts), except after an append, whose rows
+      // would go after the sorted ones and change the rowids runs already refer to.
+      await markUnsorted(con, name, mode !== 'append' && sortColumns(columns) !== null);
       if (job.cancelled) throw new WorkbenchError('CANCELLED', `import into '${name}' was cancelled; the workspace is unchanged`);
       await con.run('COMMIT');
     } catch (err) {
@@ -375,7 +381,7 @@ export class Ingestor {
   }
 
   /** Upsert the catalog row and source list inside the import transaction. */
-  private async writeCatalog(con: DuckDBConnection, name: string, files: SniffedFile[], perFileRows: number[], keepRoles: boolean): Promise<void> {
+  private async writeCatalog(con: DuckDBConnection, name: string, files: SniffedFile[], perFileRows: number[], keepRoles: boolean): Promise<ColumnInfo[]> {
     const cols = await describe(con, `SELECT * FROM ${ident(name)}`);
     let columns: ColumnInfo[] = guessRoles(cols);
     if (keepRoles) {
@@ -414,8 +420,10 @@ export class Ingestor {
         now,
       });
     }
+    return columns;
   }
 }
+
 
 async function countRows(con: DuckDBConnection, table: string): Promise<number> {
   const r = await con.runAndReadAll(`SELECT count(*) FROM ${ident(table)}`);

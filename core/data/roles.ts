@@ -21,6 +21,11 @@ export function isTemporalType(type: string): boolean {
   return TEMPORAL.test(type);
 }
 
+/** The role a default feature recipe groups rows by: trips when there are any, else devices. */
+export function defaultGroupRole(cols: readonly { role: ColumnRole }[]): 'trip' | 'device' | null {
+  return cols.some((c) => c.role === 'trip') ? 'trip' : cols.some((c) => c.role === 'device') ? 'device' : null;
+}
+
 /** Guess roles for columns given as (name, type). */
 export function guessRoles(cols: { name: string; type: string }[]): ColumnInfo[] {
   const taken = new Set<ColumnRole>();

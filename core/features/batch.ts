@@ -12,6 +12,7 @@ import type { DuckDBConnection, DuckDBDataChunk, DuckDBResult } from '@duckdb/no
 import { WorkbenchError } from '../api/errors.ts';
 import type { DatasetInfo } from '../data/api.ts';
 import { getDataset } from '../data/catalog.ts';
+import { orderSettled, storedOrder } from '../data/order.ts';
 import { isNumericType } from '../data/roles.ts';
 import type { Matrix } from '../models/detector.ts';
 import { toPlain, type Plain } from '../workspace/values.ts';
@@ -145,6 +146,13 @@ interface RawQuery {
   parts?: string[] | null;
   /** FitPassOptions.sortKeys. */
   sortKeys?: Record<string, string>;
+  /**
+   * The dataset is stored in the pass's order (catalog.ts storedOrder) and the query keeps it
+   * (no join, no window): stream it as stored, without ORDER BY; rowids must then ascend.
+   */
+  inOrder?: boolean;
+  /** Run the kernel in a worker thread (a large pass). */
+  threaded?: boolean;
 }
 
 /**
@@ -238,7 +246,7 @@ function rawSql(q: RawQuery, part: string | null = null): { sql: string; layout:
   // Rows outside the rows of interest still feed their group's lags and windows: stream whole groups.
   const from = q.keep === null ? 'b' : `(SELECT *, bool_or(__keep) OVER (${groups ? `PARTITION BY ${gcols.join(', ')}` : ''}) AS __gkeep FROM b) WHERE __gkeep`;
   const sql = `WITH ${baseSql(q, part)}
-SELECT ${outer.join(', ')} FROM ${from} ORDER BY ${[...q.columns.groups.map((g, i) => (q.sortKeys?.[g] !== undefined ? `__k${i}` : `__g${i}`)), '__t', '__rid'].join(', ')}`;
+SELECT ${outer.join(', ')} FROM ${from}${q.inOrder ? '' : ` ORDER BY ${[...q.columns.groups.map((g, i) => (q.sortKeys?.[g] !== undefined ? `__k${i}` : `__g${i}`)), '__t', '__rid'].join(', ')}`}`;
   return { sql, layout: { sensors: sensorPos, group: groupPos, cats: catPos, extras: extraPos, bits: bitsPos, numbers: numPos } };
 }
 
@@ -307,7 +315,15 @@ async function* rawChunks(ws: Workspace, q: RawQuery, signal?: AbortSignal): Asy
   const shift = q.keep === null ? 0 : 1;
   if (signal?.aborted) throw cancelled();
   // Inline, the features of one chunk at a time (their buffer is reused); threaded, up to KERNEL_DEPTH in flight.
-  const threaded = built.length > 1 && q.features.length > 0;
+  const threaded = (built.length > 1 || q.threaded === true) && q.features.length > 0;
+  let lastRid = -1;
+  /** A pass streamed as stored relies on DuckDB keeping the table's order: checked, never assumed. */
+  const checkOrder = (rid: Float64Array, n: number): void => {
+    for (let i = 0; i < n; i++) {
+      if (!(rid[i]! > lastRid)) throw new WorkbenchError('INTERNAL', `rows of dataset '${q.dataset}' arrived out of their stored order (rowid ${rid[i]} after ${lastRid}); the feature pass stopped rather than compute features across mixed rows`, { dataset: q.dataset });
+      lastRid = rid[i]!;
+    }
+  };
   const depth = threaded ? KERNEL_DEPTH : 1;
   const kernel: ChunkFeatures = threaded ? new KernelThread(q.features, q.centers, S, depth) : inlineKernel(q.features, q.centers, S);
   let nans = new Float64Array(0);
@@ -380,9 +396,11 @@ async function* rawChunks(ws: Workspace, q: RawQuery, signal?: AbortSignal): Asy
         if (n > nans.length) nans = new Float64Array(n).fill(NaN);
         const readings = Array.from({ length: S }, (_, s) => readDoubles(chunk, layout.sensors + s, n));
         const gid = layout.group >= 0 ? readDoubles(chunk, layout.group, n) : null;
+        const other = rest(chunk, n);
+        if (q.inOrder) checkOrder(other.rid, n);
         const feats = kernel.features(n, readings, gid);
         feats.catch(() => undefined);
-        inflight.push({ n, feats, rest: rest(chunk, n) });
+        inflight.push({ n, feats, rest: other });
         yield* drain(depth - 1);
       }
       open.delete(con);
@@ -525,6 +543,8 @@ export async function fitRecipe(ws: Workspace, dataset: string, recipe: FeatureR
  * finish with it (see core/models/prepare.ts).
  */
 export async function fitPass(ws: Workspace, dataset: string, recipe: FeatureRecipe, opts: FitPassOptions = {}): Promise<FittedRecipe> {
+  // Rowids change when a pending sort swaps the sorted rows in: not in the middle of a pass.
+  await orderSettled(ws, dataset);
   const info = await getDataset(ws, dataset);
   validateRecipe(recipe, info);
   const columns = resolveColumns(recipe, info);
@@ -593,9 +613,15 @@ export async function fitPass(ws: Workspace, dataset: string, recipe: FeatureRec
     flags: allFlags,
     numbers: opts.numbers ?? [],
     join,
-    parts: columns.groups.length ? await groupPartitions(ws, info, columns.groups[0]!, Number(head.total ?? 0)) : null,
+    parts: null,
     sortKeys: opts.sortKeys,
   };
+  const total = Number(head.total ?? 0);
+  // A dataset stored in the pass's order streams as stored; another is sorted by DuckDB, in parts when large.
+  const stored = join ? null : await storedOrder(ws, dataset);
+  q.inOrder = q.keep === null && stored !== null && stored.join('\u0000') === [...columns.groups, columns.time].join('\u0000');
+  if (!q.inOrder && columns.groups.length) q.parts = await groupPartitions(ws, info, columns.groups[0]!, total);
+  q.threaded = (q.parts?.length ?? 0) > 1 || (q.inOrder && total > RAW_PASS.partRows);
   const k = plan.length;
   // Welford moments per feature, accumulated in stream order.
   const mn = new Float64Array(k);
@@ -747,6 +773,7 @@ function checkFittedAgainst(fitted: FittedRecipe, info: DatasetInfo): void {
  * MODEL_FAILED (query failure), CANCELLED.
  */
 export async function* streamFeatures(ws: Workspace, dataset: string, fitted: FittedRecipe, opts: StreamFeaturesOptions = {}): AsyncGenerator<FeatureChunk> {
+  await orderSettled(ws, dataset);
   const info = await getDataset(ws, dataset);
   checkFittedAgainst(fitted, info);
   const chunkRows = opts.chunkRows ?? DEFAULT_CHUNK_ROWS;

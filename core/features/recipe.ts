@@ -16,7 +16,7 @@
  */
 import { WorkbenchError } from '../api/errors.ts';
 import type { ColumnInfo, DatasetInfo } from '../data/api.ts';
-import { isNumericType } from '../data/roles.ts';
+import { defaultGroupRole, isNumericType } from '../data/roles.ts';
 
 /** Window statistic; `std` is the sample std (n − 1), missing with fewer than 2 values. */
 export type RollingStat = 'mean' | 'std' | 'min' | 'max';
@@ -291,11 +291,10 @@ export function validateRecipe(recipe: unknown, dataset: DatasetInfo): asserts r
  * mean/std over 10 rows, ewm span 10 with deviation, mean fill, standardized.
  */
 export function defaultRecipe(dataset: DatasetInfo): FeatureRecipe {
-  const has = (role: string): boolean => dataset.columns.some((c) => c.role === role);
   return {
     version: 1,
     sensors: dataset.columns.filter((c) => c.role === 'sensor').map((c) => c.name),
-    groupBy: has('trip') ? 'trip' : has('device') ? 'device' : 'none',
+    groupBy: defaultGroupRole(dataset.columns) ?? 'none',
     includeRaw: true,
     lags: [1],
     diffs: [1],

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createWorkbench, type Workbench } from '../../core/app.ts';
 import { WorkbenchError } from '../../core/api/errors.ts';
 import type { ImportProgress } from '../../core/data/api.ts';
+import { orderSettled, storedOrder } from '../../core/data/order.ts';
 import { CMAPSS_COLUMNS, CMAPSS_TRAIN, HAVE_CMAPSS, smallCsv, tempDir } from '../helpers/tmp.ts';
 
 let wb: Workbench;
@@ -29,6 +30,37 @@ async function expectCode(p: Promise<unknown>, code: string, text?: RegExp): Pro
 }
 
 describe('ingest', () => {
+  it('sorts the rows by trip and time after the import; a sort a killed process never finished is done on the next open', async () => {
+    const [head, ...lines] = smallCsv(200).trim().split('\n');
+    const f = tmp.file('shuffled.csv', [head, ...lines.reverse()].join('\n') + '\n');
+    await wb.api['datasets.import']({ dataset: 'fleet', files: [f] });
+    await orderSettled(wb.workspace, 'fleet');
+    expect(await storedOrder(wb.workspace, 'fleet')).toEqual(['trip_id', 'timestamp']);
+    const inOrder = async (): Promise<boolean> => {
+      const rows = await wb.workspace.query('SELECT trip_id, timestamp::VARCHAR AS t FROM fleet ORDER BY rowid');
+      const keys = rows.map((r) => `${String(r.trip_id)} ${String(r.t)}`);
+      return keys.length === 200 && keys.every((k, i) => i === 0 || keys[i - 1]! <= k);
+    };
+    expect(await inOrder()).toBe(true);
+    // The state a process killed mid-sort leaves: the files' order, the import's mark, no recorded order.
+    await wb.workspace.run('CREATE OR REPLACE TABLE fleet AS SELECT * FROM fleet ORDER BY rowid DESC');
+    await wb.workspace.run(`DELETE FROM fleetlens.meta WHERE key = 'order:fleet'`);
+    await wb.workspace.run(`INSERT INTO fleetlens.meta VALUES ('order-pending:fleet', 'now')`);
+    expect(await inOrder()).toBe(false);
+    await wb.close();
+    wb = await createWorkbench({ workspace: tmp.file('ws.duckdb'), mode: 'in-process' });
+    await orderSettled(wb.workspace, 'fleet');
+    expect(await inOrder()).toBe(true);
+    expect(await storedOrder(wb.workspace, 'fleet')).toEqual(['trip_id', 'timestamp']);
+    expect(await wb.workspace.query(`SELECT * FROM fleetlens.meta WHERE key LIKE 'order-pending:%'`)).toEqual([]);
+    expect((await wb.api['datasets.get']({ name: 'fleet' })).rowCount).toBe(200);
+    // Without a time column there is no order to keep: no sort, nothing recorded.
+    await wb.api['datasets.import']({ dataset: 'untimed', files: [tmp.file('untimed.csv', 'device_id,temperature\nd1,1.5\nd0,2.5\n')] });
+    await orderSettled(wb.workspace, 'untimed');
+    expect(await storedOrder(wb.workspace, 'untimed')).toBeNull();
+    expect(await wb.workspace.query(`SELECT * FROM fleetlens.meta WHERE key LIKE '%:untimed'`)).toEqual([]);
+  });
+
   it('imports a CSV, guesses roles, records sources, time span and preview', async () => {
     const f = tmp.file('a.csv', smallCsv(100));
     const progress: ImportProgress[] = [];

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createWorkbench, type Workbench } from '../../core/app.ts';
 import { WorkbenchError } from '../../core/api/errors.ts';
+import { orderSettled, storedOrder } from '../../core/data/order.ts';
 import { ident } from '../../core/workspace/workspace.ts';
 import type { Workspace } from '../../core/workspace/workspace.ts';
 import { fitPass, fitRecipe, groupPartitions, RAW_PASS, streamFeatures, type FeatureChunk, type StreamFeaturesOptions } from '../../core/features/batch.ts';
@@ -19,6 +20,8 @@ let tmp: ReturnType<typeof tempDir>;
 
 async function importFleet(name: string): Promise<void> {
   await wb.api['datasets.import']({ dataset: name, files: [FLEET_CSV] });
+  // The tests below write to the table and compare rowids across datasets: after its background sort.
+  await orderSettled(ws, name);
 }
 
 beforeAll(async () => {
@@ -614,5 +617,70 @@ describe('a fit pass split into parts by ranges of the group column', () => {
     } finally {
       RAW_PASS.partRows = saved;
     }
+  });
+});
+
+describe('a dataset stored in the order of its feature pass', () => {
+  it('is sorted after import; a pass streams it as stored with the rows, order and features of the sorted query; an append drops the order', async () => {
+    await importFleet('fleet_ord');
+    expect(await storedOrder(ws, 'fleet_ord')).toEqual(['trip_id', 'timestamp']);
+    // Rowids follow (trip, time): no row comes before its predecessor in that order.
+    const back = await ws.query(
+      `SELECT count(*) AS n FROM (SELECT trip_id, timestamp, lag(trip_id) OVER w AS pt, lag(timestamp) OVER w AS ptime FROM fleet_ord WINDOW w AS (ORDER BY rowid)) WHERE pt > trip_id OR (pt = trip_id AND ptime > timestamp)`,
+    );
+    expect(Number(back[0]!.n)).toBe(0);
+    const info = await wb.api['datasets.get']({ name: 'fleet_ord' });
+    const recipe = everything(defaultRecipe(info), { groupBy: 'trip' });
+    // The streamed SQL tells which way a pass went.
+    const sqls: string[] = [];
+    const connect = ws.connect.bind(ws);
+    ws.connect = async () => {
+      const con = await connect();
+      const stream = con.stream.bind(con);
+      con.stream = ((sql: string, ...rest: unknown[]) => (sqls.push(sql), (stream as (...a: unknown[]) => ReturnType<typeof stream>)(sql, ...rest))) as typeof con.stream;
+      return con;
+    };
+    const pass = async (): Promise<{ fitted: FittedRecipe; rows: number[][]; sql: string }> => {
+      const rows: number[][] = [];
+      sqls.length = 0;
+      const fitted = await fitPass(ws, 'fleet_ord', recipe, {
+        trainFilter: `timestamp <= '${SPLIT}'`,
+        flags: [`timestamp > '${SPLIT}'`],
+        onRows: (c) => {
+          for (let i = 0; i < c.n; i++) rows.push([c.rid[i]!, c.train[i]!, c.flags[0]![i]!, ...c.feats.subarray(i * c.numeric, (i + 1) * c.numeric)]);
+        },
+      });
+      return { fitted, rows, sql: sqls.join('\n') };
+    };
+    const saved = RAW_PASS.partRows;
+    try {
+      const stored = await pass();
+      expect(stored.sql).not.toMatch(/ORDER BY/);
+      expect(stored.rows.length).toBe(info.rowCount);
+      // Large enough for the kernel thread: the same bits.
+      RAW_PASS.partRows = Math.ceil(info.rowCount / 6);
+      expect((await pass()).rows).toEqual(stored.rows);
+      // Without the recorded order, DuckDB sorts (in parts): the same rows, order, bits and fitted recipe.
+      await ws.run(`DELETE FROM fleetlens.meta WHERE key = 'order:fleet_ord'`);
+      const sorted = await pass();
+      expect(sorted.sql).toMatch(/ORDER BY/);
+      expect(sorted.rows).toEqual(stored.rows);
+      expect(sorted.fitted).toEqual(stored.fitted);
+    } finally {
+      RAW_PASS.partRows = saved;
+      ws.connect = connect;
+    }
+    // A replace sorts again; an append puts rows after the sorted ones, so the order is no longer claimed.
+    await wb.api['datasets.import']({ dataset: 'fleet_ord', files: [FLEET_CSV], mode: 'replace' });
+    expect(await storedOrder(ws, 'fleet_ord')).toBeNull();
+    await orderSettled(ws, 'fleet_ord');
+    expect(await storedOrder(ws, 'fleet_ord')).toEqual(['trip_id', 'timestamp']);
+    await wb.api['datasets.import']({ dataset: 'fleet_ord', files: [FLEET_CSV], mode: 'append' });
+    await orderSettled(ws, 'fleet_ord');
+    expect(await storedOrder(ws, 'fleet_ord')).toBeNull();
+    // Deleting the dataset forgets its order.
+    await wb.api['datasets.import']({ dataset: 'fleet_ord', files: [FLEET_CSV], mode: 'replace' });
+    await wb.api['datasets.delete']({ name: 'fleet_ord' });
+    expect(await ws.query(`SELECT * FROM fleetlens.meta WHERE key LIKE '%:fleet_ord'`)).toEqual([]);
   });
 });
