@@ -54,6 +54,7 @@ export async function createWorkbench(opts: WorkbenchOptions): Promise<Workbench
   const version = appVersion();
   // Background work (cache warming) is awaited on close: closing DuckDB under a running query would crash.
   const inFlight = new Set<Promise<unknown>>();
+  let closing = false;
   const background = (p: Promise<unknown>): void => {
     const q = p.catch(() => undefined).finally(() => inFlight.delete(q));
     inFlight.add(q);
@@ -80,7 +81,7 @@ export async function createWorkbench(opts: WorkbenchOptions): Promise<Workbench
       ingestor,
       // Sort the rows (data/order.ts), then warm the Explore caches, in the background: the first
       // preparation and the first Explore visit after an import need not wait for an import that did both.
-      afterImport: (name) => background(sortInBackground(workspace, name).finally(() => warmExplore(workspace, name))),
+      afterImport: (name) => background(sortInBackground(workspace, name).finally(() => (closing ? undefined : warmExplore(workspace, name)))),
     }),
     ...exploreHandlers({ workspace }),
     ...modelsHandlers({ workspace, store, trainer, orchestrator, registry }),
@@ -110,6 +111,7 @@ export async function createWorkbench(opts: WorkbenchOptions): Promise<Workbench
     trainer,
     dispatch,
     close: async () => {
+      closing = true;
       await streams.closeAll();
       await orchestrator.drain();
       await trainer.drain();
