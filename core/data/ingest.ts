@@ -424,7 +424,6 @@ export class Ingestor {
   }
 }
 
-
 async function countRows(con: DuckDBConnection, table: string): Promise<number> {
   const r = await con.runAndReadAll(`SELECT count(*) FROM ${ident(table)}`);
   return Number(toPlain(r.getRows()[0]![0]));

@@ -18,7 +18,7 @@ import { ident, type Workspace } from '../workspace/workspace.ts';
 
 const PENDING = 'order-pending:';
 
-/** fleetlens.meta key of a dataset's stored row order (see ingest.ts storeSorted). */
+/** fleetlens.meta key of a dataset's stored row order (written by a finished sort, sortNow). */
 export function orderKey(dataset: string): string {
   return `order:${dataset}`;
 }

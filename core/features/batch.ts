@@ -147,11 +147,11 @@ interface RawQuery {
   /** FitPassOptions.sortKeys. */
   sortKeys?: Record<string, string>;
   /**
-   * The dataset is stored in the pass's order (catalog.ts storedOrder) and the query keeps it
+   * The dataset is stored in the pass's order (data/order.ts storedOrder) and the query keeps it
    * (no join, no window): stream it as stored, without ORDER BY; rowids must then ascend.
    */
   inOrder?: boolean;
-  /** Run the kernel in a worker thread (a large pass). */
+  /** Run the kernel in a worker thread (a large pass: partitioned, or streamed as stored). */
   threaded?: boolean;
 }
 
@@ -315,7 +315,7 @@ async function* rawChunks(ws: Workspace, q: RawQuery, signal?: AbortSignal): Asy
   const shift = q.keep === null ? 0 : 1;
   if (signal?.aborted) throw cancelled();
   // Inline, the features of one chunk at a time (their buffer is reused); threaded, up to KERNEL_DEPTH in flight.
-  const threaded = (built.length > 1 || q.threaded === true) && q.features.length > 0;
+  const threaded = q.threaded === true && q.features.length > 0;
   let lastRid = -1;
   /** A pass streamed as stored relies on DuckDB keeping the table's order: checked, never assumed. */
   const checkOrder = (rid: Float64Array, n: number): void => {
@@ -514,8 +514,8 @@ export interface FitPassOptions extends FitRecipeOptions {
   /** Receives every chunk of the pass (rows in group, time order), raw features unfinished; its arrays are reused after the call. */
   onRows?: (rows: FitPassRows) => void;
   /**
-   * Per group column, an SQL expression over the joined source to sort its rows by instead of
-   * the column's values, e.g. an INTEGER dictionary code (`join`) assigned in the values' order:
+   * Per group column, an SQL expression over the source to sort its rows by instead of the
+   * column's values, e.g. an integer code assigned in the values' order (an ENUM's, prepare.ts):
    * it must order the groups exactly as the values do (NULL last). Streaming 10M rows sorted by
    * such a code took 2.8–3.0 s, by the text trip id 3.6–5.9 s (DuckDB alone, measured).
    */
@@ -600,28 +600,30 @@ export async function fitPass(ws: Workspace, dataset: string, recipe: FeatureRec
 
   const plan = planFeatures(recipe);
   const fill = recipe.fill;
+  // With no row outside every predicate, every row is of interest: no keep predicate, no group filter.
+  const rawKeep = Number(head.outside ?? 1) === 0 ? null : anyFlag;
+  const total = Number(head.total ?? 0);
+  // A dataset stored in the pass's order streams as stored; another is sorted by DuckDB, in parts when large.
+  const stored = join ? null : await storedOrder(ws, dataset);
+  const inOrder = rawKeep === null && stored !== null && stored.join('\u0000') === [...columns.groups, columns.time].join('\u0000');
+  const parts = !inOrder && columns.groups.length ? await groupPartitions(ws, info, columns.groups[0]!, total) : null;
   const q: RawQuery = {
     dataset,
     columns,
     sensors: recipe.sensors,
     centers,
     features: plan,
-    // With no row outside every predicate, every row is of interest: no keep predicate, no group filter.
-    keep: Number(head.outside ?? 1) === 0 ? null : anyFlag,
+    keep: rawKeep,
     categories,
     extras,
     flags: allFlags,
     numbers: opts.numbers ?? [],
     join,
-    parts: null,
+    parts,
     sortKeys: opts.sortKeys,
+    inOrder,
+    threaded: (parts?.length ?? 0) > 1 || (inOrder && total > RAW_PASS.partRows),
   };
-  const total = Number(head.total ?? 0);
-  // A dataset stored in the pass's order streams as stored; another is sorted by DuckDB, in parts when large.
-  const stored = join ? null : await storedOrder(ws, dataset);
-  q.inOrder = q.keep === null && stored !== null && stored.join('\u0000') === [...columns.groups, columns.time].join('\u0000');
-  if (!q.inOrder && columns.groups.length) q.parts = await groupPartitions(ws, info, columns.groups[0]!, total);
-  q.threaded = (q.parts?.length ?? 0) > 1 || (q.inOrder && total > RAW_PASS.partRows);
   const k = plan.length;
   // Welford moments per feature, accumulated in stream order.
   const mn = new Float64Array(k);

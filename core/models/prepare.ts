@@ -102,8 +102,8 @@ async function nameCodes(ws: Workspace, ctx: DatasetContext, id: string): Promis
   const exprs: string[] = [];
   const sortKeys: Record<string, string> = {};
   for (const [tag, col] of [['dev', ctx.device], ['trip', ctx.trip]] as const) {
-    const n = col ? Number((await ws.query(`SELECT count(DISTINCT ${ident(col)}::VARCHAR) AS n FROM ${ctx.table}`))[0]!.n) : 0;
-    if (!col || n === 0) {
+    // An ENUM needs at least one value: a column with none codes every row NULL.
+    if (!col || (await ws.query(`SELECT 1 FROM ${ctx.table} WHERE ${ident(col)} IS NOT NULL LIMIT 1`)).length === 0) {
       types.push(null);
       exprs.push('NULL');
       continue;
@@ -179,8 +179,8 @@ async function makeSplit(ws: Workspace, ctx: DatasetContext, r: NormalizedTrainR
   const look = (col: 'fit_cut' | 'train_cut' | 'is_test'): string => {
     const values = perDevice.map((d) => d[col]);
     const type = col === 'is_test' ? 'BOOLEAN' : 'DOUBLE';
-    if (!ctx.device) return values.length ? `CAST(${values[0] === null ? 'NULL' : `'${String(values[0])}'`} AS ${type})` : `CAST(NULL AS ${type})`;
-    return `list_extract(${listLiteral(values, type)}, ${codes.exprs[0]} + 1)`;
+    // Without a device column every row is in the one group '__all__' (NULL when the dataset is empty).
+    return `list_extract(${listLiteral(values, type)}, ${ctx.device ? `${codes.exprs[0]} + 1` : '1'})`;
   };
   const fitPred = (at: (col: 'fit_cut' | 'is_test') => string): string => `(NOT ${at('is_test')}${tx ? ` AND ${tx} <= ${at('fit_cut')}` : ''})`;
   return {
