@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DuckDBInstance } from '@duckdb/node-api';
 import { createWorkbench, type Workbench } from '../../core/app.ts';
 import { WorkbenchError } from '../../core/api/errors.ts';
 import type { ImportProgress } from '../../core/data/api.ts';
@@ -30,6 +31,30 @@ async function expectCode(p: Promise<unknown>, code: string, text?: RegExp): Pro
 }
 
 describe('ingest', () => {
+  it('closing during a sort rolls it back, keeps the mark, and the next open sorts', async () => {
+    // Large enough that the sort is still running when close is called right after the import.
+    const file = tmp.file('big.parquet');
+    const inst = await DuckDBInstance.create(':memory:');
+    const con = await inst.connect();
+    await con.run(`COPY (SELECT 'dev-' || (range % 50) AS device_id, 'trip-' || (range % 5000) AS trip_id, TIMESTAMP '2026-01-01' + INTERVAL (3000000 - range) SECOND AS timestamp, random() AS temperature FROM range(3000000)) TO '${file}' (FORMAT parquet)`);
+    con.closeSync();
+    inst.closeSync();
+    await wb.api['datasets.import']({ dataset: 'big', files: [file] });
+    await wb.close();
+    wb = await createWorkbench({ workspace: tmp.file('ws.duckdb'), mode: 'in-process' });
+    const meta = async (): Promise<string[]> => (await wb.workspace.query(`SELECT key FROM fleetlens.meta WHERE key LIKE '%:big' ORDER BY 1`)).map((r) => String(r.key));
+    // Reopened: the interrupted sort left the files' order and its mark, and sorts again now.
+    expect(await meta()).toEqual(['order-pending:big']);
+    expect(await storedOrder(wb.workspace, 'big')).toBeNull();
+    await orderSettled(wb.workspace, 'big');
+    expect(await meta()).toEqual(['order:big']);
+    const back = await wb.workspace.query(
+      `SELECT count(*) AS n, count(*) FILTER (WHERE pt > trip_id OR (pt = trip_id AND ptime > timestamp)) AS bad FROM (SELECT trip_id, timestamp, lag(trip_id) OVER w AS pt, lag(timestamp) OVER w AS ptime FROM big WINDOW w AS (ORDER BY rowid))`,
+    );
+    expect(Number(back[0]!.n)).toBe(3_000_000);
+    expect(Number(back[0]!.bad)).toBe(0);
+  });
+
   it('sorts the rows by trip and time after the import; a sort a killed process never finished is done on the next open', async () => {
     const [head, ...lines] = smallCsv(200).trim().split('\n');
     const f = tmp.file('shuffled.csv', [head, ...lines.reverse()].join('\n') + '\n');
