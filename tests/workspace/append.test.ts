@@ -1,0 +1,58 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { appendColumns, appendColumnsOn } from '../../core/workspace/append.ts';
+import { Workspace } from '../../core/workspace/workspace.ts';
+import { tempDir } from '../helpers/tmp.ts';
+
+const tmp = tempDir();
+let ws: Workspace;
+beforeAll(async () => {
+  ws = await Workspace.open(join(tmp.dir, 'append.duckdb'));
+});
+afterAll(async () => {
+  await ws.close();
+  tmp.cleanup();
+});
+
+/** Two full chunks of 2,048 rows and a partial one, with the doubles that are easy to lose. */
+function columns(n: number): [Int32Array, Float64Array] {
+  const ints = Int32Array.from({ length: n }, (_, i) => (i % 5 === 0 ? -2147483648 : i % 7 === 0 ? 2147483647 : i * 3 - 1000));
+  const special = [Number.NaN, -0, 5e-324, 1e-310, Infinity, -Infinity, Number.MAX_VALUE, 0.1 + 0.2];
+  const doubles = Float64Array.from({ length: n }, (_, i) => (i % 11 < special.length ? special[i % 11]! : Math.sin(i) * 1e6));
+  return [ints, doubles];
+}
+
+async function readBack(table: string): Promise<{ i: number[]; d: number[] }> {
+  const { columns: [i, d] } = await ws.queryColumns(`SELECT i, d FROM ${table} ORDER BY rowid`);
+  return { i: i!.map(Number), d: d!.map((v) => (v === null ? Number.NaN : Number(v))) };
+}
+
+describe('bulk appends of typed columns', () => {
+  it('keeps every value and the order across chunk boundaries, the last chunk partial', async () => {
+    const n = 2 * 2048 + 17;
+    const [ints, doubles] = columns(n);
+    await ws.run(`CREATE TABLE fleetlens.appended (i INTEGER, d DOUBLE)`);
+    await appendColumns(ws, 'fleetlens', 'appended', [ints, doubles], n);
+    const got = await readBack('fleetlens.appended');
+    expect(got.i).toEqual([...ints]);
+    expect(got.d.length).toBe(n);
+    // Bit for bit: -0 stays -0, NaN stays NaN, subnormals survive.
+    for (let k = 0; k < n; k++) if (!Object.is(got.d[k], doubles[k])) throw new Error(`row ${k}: appended ${doubles[k]}, read ${got.d[k]}`);
+  });
+
+  it("fills a connection's temporary table, and appends nothing for no rows", async () => {
+    const con = await ws.connect();
+    try {
+      await con.run(`CREATE TEMP TABLE staged (i INTEGER, d DOUBLE)`);
+      const [ints, doubles] = columns(2048);
+      await appendColumnsOn(con, { catalog: 'temp', schema: 'main', table: 'staged' }, [ints, doubles], 2048);
+      await appendColumnsOn(con, { catalog: 'temp', schema: 'main', table: 'staged' }, [new Int32Array(0), new Float64Array(0)], 0);
+      const r = await con.runAndReadAll(`SELECT count(*)::INTEGER AS n, sum(i)::BIGINT AS s FROM temp.main.staged`);
+      expect(r.getRowObjects()[0]).toEqual({ n: 2048, s: BigInt(ints.reduce((a, b) => a + b, 0)) });
+    } finally {
+      con.closeSync();
+    }
+    // Another connection does not see it.
+    await expect(ws.query(`SELECT count(*) FROM temp.main.staged`)).rejects.toThrow(/staged/);
+  });
+});
