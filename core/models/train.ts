@@ -301,7 +301,9 @@ export class Trainer {
       // would wait that long to start. Awaited before the results are stored, so events keep their order.
       const noted = shared ? this.phase(runId, 0.3, 'using the data prepared for an earlier trial').catch(() => undefined) : null;
 
-      // A worker reports up to ~100 steps a trial; the run row records one every half second (or a new phase).
+      // A worker reports up to ~100 steps a trial; the run row records one every half second (or a new
+      // phase) and listeners hear of it, so a progress bar moves while the detector fits and scores. Not
+      // awaited: the trial goes on. An update read after the run ended is not sent (the end's event is).
       let lastWrite = 0;
       let lastPhase = '';
       job.worker = this.workers.acquire((f, phase) => {
@@ -310,7 +312,13 @@ export class Trainer {
         if (p === lastPhase && now - lastWrite < 500) return;
         lastWrite = now;
         lastPhase = p;
-        void this.store.progress(runId, 0.3 + 0.6 * f, p).catch(() => undefined);
+        void this.store
+          .progress(runId, 0.3 + 0.6 * f, p)
+          .then(() => this.store.getRun(runId))
+          .then((run) => {
+            if (run.status === 'running') this.events.emit('runs.updated', run);
+          })
+          .catch(() => undefined);
       });
       const result = await job.worker.trial({
         kind: r.detector,

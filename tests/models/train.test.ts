@@ -48,6 +48,8 @@ describe('training runs', () => {
     expect(run.fingerprint!.hash).toMatch(/^[0-9a-f]{64}$/);
     expect(run.artifacts).toEqual(expect.arrayContaining(['model', 'request', 'evaluation', 'top_anomalies']));
     expect(updates.at(-1)).toBe('finished:finished');
+    // The worker's steps reach listeners while the run is running, not only the engine's phases.
+    expect(updates.some((u) => /^running:fitting isolation-forest/.test(u)), updates.join(' | ')).toBe(true);
     const evaln = (await wb.api['runs.artifact']({ runId: run.id, name: 'evaluation' })) as { roc: { x: number[] }; confusion: Record<string, number> };
     expect(evaln.roc.x.length).toBeGreaterThan(2);
     expect(Object.values(evaln.confusion).reduce((a, b) => a + b, 0)).toBe(run.metrics.test_rows);
