@@ -2,11 +2,11 @@
  * Bulk appends of typed columns to a table: one DuckDB data chunk per 2,048 rows,
  * each column copied into its vector in one go (no per-value calls).
  */
-import { DuckDBDataChunk, DuckDBDoubleType, DuckDBIntegerType, type DuckDBConnection, type DuckDBDoubleVector, type DuckDBIntegerVector } from '@duckdb/node-api';
+import { DuckDBDataChunk, type DuckDBConnection } from '@duckdb/node-api';
 import type { Workspace } from './workspace.ts';
 
 /** Append typed columns to `schema`.`table` of the workspace, on a connection of its own. */
-export async function appendColumns(ws: Workspace, schema: string, table: string, columns: (Int32Array | Float64Array)[], n: number): Promise<void> {
+export async function appendColumns(ws: Workspace, schema: string, table: string, columns: AppendColumn[], n: number): Promise<void> {
   const con = await ws.connect();
   try {
     await appendColumnsOn(con, { schema, table }, columns, n);
@@ -15,33 +15,37 @@ export async function appendColumns(ws: Workspace, schema: string, table: string
   }
 }
 
+/** A column to append: numbers in the table column's physical type (an ENUM column takes its value indexes). */
+export type AppendColumn = Int32Array | Float64Array | Uint8Array | Uint16Array | Uint32Array;
+
 /**
  * Append typed columns on `con`: the way to fill that connection's temporary tables
- * (catalog 'temp', schema 'main'), which no other connection sees.
+ * (catalog 'temp', schema 'main'), which no other connection sees. The chunk takes the
+ * table's column types, so an ENUM column is filled with value indexes, no strings.
  */
-export async function appendColumnsOn(con: DuckDBConnection, at: { catalog?: string; schema: string; table: string }, columns: (Int32Array | Float64Array)[], n: number): Promise<void> {
+export async function appendColumnsOn(con: DuckDBConnection, at: { catalog?: string; schema: string; table: string }, columns: AppendColumn[], n: number): Promise<void> {
   const app = await con.createAppender(at.table, at.schema, at.catalog ?? null);
-  const types = columns.map((c) => (c instanceof Int32Array ? DuckDBIntegerType.instance : DuckDBDoubleType.instance));
+  if (app.columnCount !== columns.length) throw new Error(`${at.table} has ${app.columnCount} columns, ${columns.length} given`);
+  const types = columns.map((_, j) => app.columnType(j));
   const size = 2048;
   // One chunk, filled again for every block: the appender copies it. Wrapping a chunk's vectors costs
   // ~0.1 ms per column (measured), more than the copy itself, so a chunk per block would double the cost.
   const chunk = DuckDBDataChunk.create(types, Math.min(size, n));
-  const vectors = columns.map((_, j) => chunk.getColumnVector(j) as DuckDBIntegerVector | DuckDBDoubleVector);
+  const vectors = columns.map((_, j) => {
+    // The vector's typed view (not in the public typings) takes a block in one copy.
+    const v = chunk.getColumnVector(j) as unknown as { items?: unknown; flush(): void };
+    if (!ArrayBuffer.isView(v.items) || v.items instanceof DataView) throw new Error(`column ${j} of ${at.table} (${String(types[j])}) cannot be appended from numbers`);
+    return { flush: () => v.flush(), items: v.items as unknown as AppendColumn };
+  });
   for (let from = 0; from < n; from += size) {
     const m = Math.min(size, n - from);
     if (m !== chunk.rowCount) chunk.rowCount = m;
     columns.forEach((c, j) => {
-      const v = vectors[j]!;
-      // The vector's typed view (not in the public typings) takes the block in one copy.
-      const items = (v as unknown as { items?: unknown }).items;
-      if (items instanceof (c instanceof Int32Array ? Int32Array : Float64Array) && (items as Int32Array | Float64Array).length >= m) {
-        (items as Int32Array | Float64Array).set(c.subarray(from, from + m));
-      } else {
-        for (let i = 0; i < m; i++) v.setItem(i, c[from + i]!);
-      }
-      v.flush();
+      vectors[j]!.items.set(c.subarray(from, from + m));
+      vectors[j]!.flush();
     });
     app.appendDataChunk(chunk);
   }
+  // Closed (which flushes) only when every block went in; after a failure the caller drops the table.
   app.closeSync();
 }

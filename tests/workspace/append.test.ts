@@ -55,4 +55,13 @@ describe('bulk appends of typed columns', () => {
     // Another connection does not see it.
     await expect(ws.query(`SELECT count(*) FROM temp.main.staged`)).rejects.toThrow(/staged/);
   });
+
+  it('fills an ENUM column with value indexes, and refuses a column numbers cannot fill', async () => {
+    await ws.run(`CREATE TABLE fleetlens.coded (e ENUM('x', 'y', 'z'), d DOUBLE)`);
+    await appendColumns(ws, 'fleetlens', 'coded', [Uint8Array.from([2, 0, 1]), Float64Array.from([1, 2, 3])], 3);
+    expect((await ws.query(`SELECT e::VARCHAR AS e FROM fleetlens.coded ORDER BY rowid`)).map((r) => r.e)).toEqual(['z', 'x', 'y']);
+    await ws.run(`CREATE TABLE fleetlens.texts (s VARCHAR)`);
+    await expect(appendColumns(ws, 'fleetlens', 'texts', [Float64Array.from([1])], 1)).rejects.toThrow(/column 0 of texts \(VARCHAR\) cannot be appended from numbers/);
+    await expect(appendColumns(ws, 'fleetlens', 'coded', [Float64Array.from([1])], 1)).rejects.toThrow(/coded has 2 columns, 1 given/);
+  });
 });
