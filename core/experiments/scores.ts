@@ -9,10 +9,17 @@
  * Runs imported from an archive keep a plain `scores__<run>` table; readers see the
  * same columns either way.
  *
- * A rows table lives while a preparation holds it or a view reads it: it is dropped
- * by `dropUnusedRows`, after a preparation ends and after runs are deleted.
+ * A rows table stores device and trip as ENUM columns (types `rowsdev__<preparation>` and
+ * `rowstrip__<preparation>`, the names each preparation saw), so writing it appends
+ * numbers only: no string is compressed, hashed or joined (at 3M rows the former
+ * join of codes and names, re-sorted by position, took ~3 CPU-s of the trials' time).
+ * The view reads them as VARCHAR, as it reads the older tables that stored the names.
+ *
+ * A rows table lives while a preparation holds it or a view reads it: it is dropped,
+ * with its types, by `dropUnusedRows`, after a preparation ends and after runs are deleted.
  */
-import { appendColumns } from '../workspace/append.ts';
+import type { TestRows } from '../models/trial.ts';
+import { appendColumns, appendColumnsOn } from '../workspace/append.ts';
 import { ident, type Workspace } from '../workspace/workspace.ts';
 
 /** Relation (table or view, in schema fleetlens) holding a run's scored test rows. */
@@ -22,6 +29,67 @@ export function scoresTable(runId: string): string {
 
 function valuesTable(runId: string): string {
   return `scorevals__${runId}`;
+}
+
+/** The ENUM types of rows table `rows` (rows__<id>): device names, trip names. */
+function rowsTypes(rows: string): [string, string] {
+  const id = rows.slice('rows__'.length);
+  return [`rowsdev__${id}`, `rowstrip__${id}`];
+}
+
+/** Names made distinct, and the codes that indexed the given list re-pointed at them. */
+function distinctNames(codes: Int32Array, names: string[]): { codes: Int32Array; names: string[] } {
+  const index = new Map<string, number>();
+  const to = names.map((n) => {
+    let j = index.get(n);
+    if (j === undefined) index.set(n, (j = index.size));
+    return j;
+  });
+  if (index.size === names.length) return { codes, names };
+  // Two entries with one name: a blank for a missing device or trip, and a device named ''.
+  return { codes: codes.map((c) => to[c]!), names: [...index.keys()] };
+}
+
+/**
+ * Write rows table `rows` (in schema fleetlens) for a preparation's test rows: rid, device, trip,
+ * t, label in stream order. Device and trip are ENUM columns over the names, appended as indexes.
+ * Nothing is left behind when it fails.
+ */
+export async function writeRowsTable(ws: Workspace, rows: string, t: Pick<TestRows, 'rows' | 'rid' | 'device' | 'devices' | 'trip' | 'trips' | 'time' | 'label'>): Promise<void> {
+  const [devType, tripType] = rowsTypes(rows);
+  const dev = distinctNames(t.device, t.devices);
+  const trip = distinctNames(t.trip, t.trips);
+  const con = await ws.connect();
+  try {
+    // The names reach the types through a temporary table: a list of 100k trips is no SQL literal.
+    await con.run(`CREATE TEMP TABLE names (kind VARCHAR, code INTEGER, name VARCHAR)`);
+    const app = await con.createAppender('names', 'main', 'temp');
+    for (const [kind, names] of [['d', dev.names], ['t', trip.names]] as const) {
+      names.forEach((n, code) => {
+        app.appendVarchar(kind);
+        app.appendInteger(code);
+        app.appendVarchar(n);
+        app.endRow();
+      });
+    }
+    app.closeSync();
+    for (const [type, kind] of [[devType, 'd'], [tripType, 't']] as const) {
+      await con.run(`CREATE TYPE fleetlens.${ident(type)} AS ENUM (SELECT name FROM temp.main.names WHERE kind = '${kind}' ORDER BY code)`);
+    }
+    await con.run(`CREATE TABLE fleetlens.${ident(rows)} (rid DOUBLE, device fleetlens.${ident(devType)}, trip fleetlens.${ident(tripType)}, t DOUBLE, label DOUBLE)`);
+    // A NaN label (unknown) stays NaN here; the view reads it as NULL.
+    await appendColumnsOn(con, { schema: 'fleetlens', table: rows }, [t.rid, dev.codes, trip.codes, t.time, t.label], t.rows);
+  } catch (err) {
+    await dropRowsTable(ws, rows).catch(() => undefined);
+    throw err;
+  } finally {
+    con.closeSync();
+  }
+}
+
+async function dropRowsTable(ws: Workspace, rows: string): Promise<void> {
+  await ws.run(`DROP TABLE IF EXISTS fleetlens.${ident(rows)}`);
+  for (const type of rowsTypes(rows)) await ws.run(`DROP TYPE IF EXISTS fleetlens.${ident(type)}`);
 }
 
 /** Rows tables held by live preparations, per workspace. */
@@ -53,8 +121,10 @@ export async function writeRunScores(ws: Workspace, rows: string, runId: string,
   try {
     await ws.run(`CREATE OR REPLACE TABLE fleetlens.${ident(vals)} (score DOUBLE)`);
     await appendColumns(ws, 'fleetlens', vals, [scores], scores.length);
+    // Casts and the NaN test are no-ops on a rows table from before ENUM columns (names, NULL labels).
     await ws.run(`CREATE OR REPLACE VIEW fleetlens.${ident(view)} AS
-      SELECT m.rid, m.device, m.trip, m.t, m.label, s.score, s.score >= ${String(threshold)}::DOUBLE AS alarm
+      SELECT m.rid, m.device::VARCHAR AS device, m.trip::VARCHAR AS trip, m.t, CASE WHEN isnan(m.label) THEN NULL ELSE m.label END AS label,
+        s.score, s.score >= ${String(threshold)}::DOUBLE AS alarm
       FROM fleetlens.${ident(rows)} m POSITIONAL JOIN fleetlens.${ident(vals)} s`);
   } catch (err) {
     await dropRunScores(ws, runId).catch(() => undefined);
@@ -72,17 +142,22 @@ export async function dropRunScores(ws: Workspace, runId: string): Promise<void>
   await ws.run(`DROP TABLE IF EXISTS fleetlens.${ident(valuesTable(runId))}`);
 }
 
-/** Drop the rows tables no view reads and no live preparation holds. */
+/** Drop the rows tables no view reads and no live preparation holds, with their types (and types a killed write left). */
 export async function dropUnusedRows(ws: Workspace): Promise<void> {
   const views = (await ws.query(`SELECT sql FROM duckdb_views() WHERE schema_name = 'fleetlens' AND view_name LIKE 'scores\\_\\_%' ESCAPE '\\'`)).map((r) => String(r.sql));
   const tables = (await ws.query(`SELECT table_name AS t FROM duckdb_tables() WHERE schema_name = 'fleetlens' AND table_name LIKE 'rows\\_\\_%' ESCAPE '\\'`)).map((r) => String(r.t));
   // DuckDB keeps a view's SQL normalized (quotes dropped): find the rows tables it names by pattern.
   const read = new Set(views.flatMap((sql) => sql.match(/\brows__[0-9a-z]+/g) ?? []));
   const live = held.get(ws);
+  const kept = new Set(live?.keys());
   for (const t of tables) {
-    if (live?.has(t) || read.has(t)) continue;
-    await ws.run(`DROP TABLE IF EXISTS fleetlens.${ident(t)}`);
+    if (kept.has(t) || read.has(t)) kept.add(t);
+    else await dropRowsTable(ws, t);
   }
+  // Types whose table is gone: a process killed between creating them and the table.
+  const keep = new Set([...kept].flatMap(rowsTypes));
+  const types = await ws.query(`SELECT type_name AS t FROM duckdb_types() WHERE schema_name = 'fleetlens' AND (type_name LIKE 'rowsdev\\_\\_%' ESCAPE '\\' OR type_name LIKE 'rowstrip\\_\\_%' ESCAPE '\\')`);
+  for (const { t } of types) if (!keep.has(String(t))) await ws.run(`DROP TYPE IF EXISTS fleetlens.${ident(String(t))}`);
 }
 
 /** Value tables left without their view by a process killed between the two writes (call at startup). */

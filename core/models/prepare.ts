@@ -24,12 +24,11 @@ import { compileFinish, finishRow } from '../features/recipe.ts';
 import type { FittedRecipe } from '../features/recipe.ts';
 import { createRng } from '../util/rng.ts';
 import { prefault } from '../util/prefault.ts';
-import { appendColumnsOn } from '../workspace/append.ts';
 import { ident, type Workspace } from '../workspace/workspace.ts';
 import type { Matrix } from './detector.ts';
 import type { NormalizedTrainRequest } from './train.ts';
 import type { TestRows } from './trial.ts';
-import { dropOrphanValues, dropUnusedRows, holdRows, writeRunScores } from '../experiments/scores.ts';
+import { dropOrphanValues, dropUnusedRows, holdRows, writeRowsTable, writeRunScores } from '../experiments/scores.ts';
 
 export interface PreparedData {
   fitted: FittedRecipe;
@@ -321,7 +320,7 @@ export async function prepareData(
     if (rows.rows === 0) throw new WorkbenchError('MODEL_FAILED', 'no test rows to score after the split (or every row was dropped for missing features)');
     // Trials start now; the identities are written meanwhile (runs wait for them before storing scores).
     const releaseRows = holdRows(ws, rowsName);
-    const rowsReady = writeRows(ws, rowsName, rows);
+    const rowsReady = writeRowsTable(ws, rowsName, rows);
     rowsReady.catch(() => undefined);
     return {
       fitted,
@@ -449,41 +448,6 @@ class TestMeta {
       failure: o.failure.subarray(0, n),
       temporal,
     };
-  }
-}
-
-/**
- * The test rows' identities as a workspace table (fleetlens.<name>), written once per preparation.
- * The codes and their names are staged in temporary tables of one connection: those live in
- * memory, so 3M rows of codes are neither compressed into the workspace file nor checkpointed
- * (as regular staging tables, at 10M rows: 2.1 s of appends on the engine's thread, measured).
- */
-async function writeRows(ws: Workspace, name: string, t: TestRows): Promise<void> {
-  const con = await ws.connect();
-  try {
-    await con.run(`CREATE TEMP TABLE raw (rid DOUBLE, dev INTEGER, trip INTEGER, t DOUBLE, label DOUBLE)`);
-    await appendColumnsOn(con, { catalog: 'temp', schema: 'main', table: 'raw' }, [t.rid, t.device, t.trip, t.time, t.label], t.rows);
-    await con.run(`CREATE TEMP TABLE dict (kind VARCHAR, code INTEGER, name VARCHAR)`);
-    const app = await con.createAppender('dict', 'main', 'temp');
-    for (const [kind, names] of [['d', t.devices], ['t', t.trips]] as const) {
-      names.forEach((n, code) => {
-        app.appendVarchar(kind);
-        app.appendInteger(code);
-        app.appendVarchar(n);
-        app.endRow();
-      });
-    }
-    app.closeSync();
-    // A join may reorder rows: the appended order (rowid) is restored, as the scores align by position.
-    await con.run(`CREATE TABLE fleetlens.${ident(name)} AS
-      SELECT m.rid, d.name AS device, tr.name AS trip, m.t, CASE WHEN isnan(m.label) THEN NULL ELSE m.label END AS label
-      FROM temp.main.raw m
-      JOIN temp.main.dict d ON d.kind = 'd' AND d.code = m.dev
-      JOIN temp.main.dict tr ON tr.kind = 't' AND tr.code = m.trip
-      ORDER BY m.rowid`);
-  } finally {
-    // The temporary tables go with the connection.
-    con.closeSync();
   }
 }
 

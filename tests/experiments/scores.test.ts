@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Workbench } from '../../core/app.ts';
-import { dropUnusedRows, holdRows, scoresTable, writeRunScores } from '../../core/experiments/scores.ts';
+import { dropRunScores, dropUnusedRows, holdRows, scoresTable, writeRowsTable, writeRunScores } from '../../core/experiments/scores.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { openSampleFleet } from '../helpers/fleet.ts';
 
@@ -14,6 +14,15 @@ afterAll(async () => {
   await wb.close();
   tmp.cleanup();
 });
+
+async function fleetlensTypes(): Promise<string[]> {
+  return (await wb.workspace.query(`SELECT type_name AS t FROM duckdb_types() WHERE schema_name = 'fleetlens' ORDER BY 1`)).map((r) => String(r.t));
+}
+
+async function columnTypes(table: string): Promise<Record<string, string>> {
+  const rows = await wb.workspace.query(`SELECT column_name AS c, data_type AS t FROM duckdb_columns() WHERE schema_name = 'fleetlens' AND table_name = $t`, { t: table });
+  return Object.fromEntries(rows.map((r) => [String(r.c), String(r.t)]));
+}
 
 async function fleetlensTables(prefix: string): Promise<string[]> {
   return (await wb.workspace.query(`SELECT table_name AS t FROM duckdb_tables() WHERE schema_name = 'fleetlens' AND starts_with(table_name, $p) ORDER BY 1`, { p: prefix })).map((r) => String(r.t));
@@ -30,7 +39,13 @@ describe('stored scores', () => {
     await wb.api['models.wait']({ runId: parentId });
     const kids = (await wb.api['runs.list']({ experiment: 'scores' })).filter((r) => r.parentId === parentId);
     expect(kids.map((k) => k.status)).toEqual(['finished', 'finished', 'finished']);
-    expect(await fleetlensTables('rows__')).toHaveLength(1);
+    const [rowsTable] = await fleetlensTables('rows__');
+    expect(rowsTable).toBeDefined();
+    // Names are stored as ENUM indexes and read through the view as text.
+    const id = rowsTable!.slice('rows__'.length);
+    expect(await fleetlensTypes()).toEqual([`rowsdev__${id}`, `rowstrip__${id}`]);
+    expect(await columnTypes(rowsTable!)).toMatchObject({ device: expect.stringMatching(/^ENUM\('dev-0001', 'dev-0002'/), trip: expect.stringMatching(/^ENUM\('dev-0001-t0001'/), label: 'DOUBLE' });
+    expect(await columnTypes(scoresTable(kids[0]!.id))).toMatchObject({ device: 'VARCHAR', trip: 'VARCHAR', label: 'DOUBLE', alarm: 'BOOLEAN' });
 
     for (const k of kids) {
       const t = `fleetlens.${scoresTable(k.id)}`;
@@ -59,8 +74,69 @@ describe('stored scores', () => {
     await wb.api['runs.delete']({ runIds: [parentId] });
     expect(await fleetlensTables('rows__')).toEqual([]);
     expect(await fleetlensTables('scorevals__')).toEqual([]);
+    expect(await fleetlensTypes()).toEqual([]);
     const views = await wb.workspace.query(`SELECT view_name FROM duckdb_views() WHERE schema_name = 'fleetlens'`);
     expect(views).toEqual([]);
+  });
+
+  it('stores a blank name beside a device named blank once, and reads unknown labels as NULL', async () => {
+    const rows = 'rows__00000000000000bb';
+    const release = holdRows(wb.workspace, rows);
+    // Code 3 is the blank a missing device gets; code 1 is a device really named ''.
+    await writeRowsTable(wb.workspace, rows, {
+      rows: 5,
+      rid: Float64Array.from([10, 11, 12, 13, 14]),
+      device: Int32Array.from([0, 1, 2, 3, 1]),
+      devices: ['a', '', 'b', ''],
+      trip: Int32Array.from([0, 0, 1, 1, 1]),
+      trips: ['t-1', "t'2"],
+      time: Float64Array.from([1, 2, 3, Number.NaN, 5]),
+      label: Float64Array.from([1, Number.NaN, 0, Number.NaN, 1]),
+    });
+    await writeRunScores(wb.workspace, rows, 'blankrun', Float64Array.from([0.1, 0.2, 0.3, 0.4, 0.5]), 0.3);
+    release();
+    const got = await wb.workspace.query(`SELECT rid, device, trip, t, label, score, alarm FROM fleetlens.${scoresTable('blankrun')}`);
+    expect(got.map((r) => [r.rid, r.device, r.trip, r.label, r.alarm])).toEqual([
+      [10, 'a', 't-1', 1, false],
+      [11, '', 't-1', null, false],
+      [12, 'b', "t'2", 0, true],
+      [13, '', "t'2", null, true],
+      [14, '', "t'2", 1, true],
+    ]);
+    expect(Number.isNaN(Number(got[3]!.t))).toBe(true);
+    const values = await wb.workspace.query(`SELECT unnest(enum_range(NULL::fleetlens.rowsdev__00000000000000bb)) AS v`);
+    expect(values.map((r) => r.v)).toEqual(['a', '', 'b']);
+    await dropRunScores(wb.workspace, 'blankrun');
+    await dropUnusedRows(wb.workspace);
+    expect(await fleetlensTables('rows__')).toEqual([]);
+    expect(await fleetlensTypes()).toEqual([]);
+  });
+
+  it('reads a rows table written before ENUM columns (names as text, NULL labels) the same way', async () => {
+    await wb.workspace.run(`CREATE TABLE fleetlens.rows__00000000000000cc AS SELECT * FROM (VALUES (1.0::DOUBLE, 'd-1', 't-1', 5.0::DOUBLE, NULL::DOUBLE), (2.0, 'd-2', 't-1', 6.0, 1.0)) v(rid, device, trip, t, label)`);
+    await writeRunScores(wb.workspace, 'rows__00000000000000cc', 'oldrun', Float64Array.from([0.7, 0.2]), 0.5);
+    const got = await wb.workspace.query(`SELECT device, trip, label, alarm FROM fleetlens.${scoresTable('oldrun')}`);
+    expect(got).toEqual([
+      { device: 'd-1', trip: 't-1', label: null, alarm: true },
+      { device: 'd-2', trip: 't-1', label: 1, alarm: false },
+    ]);
+    await dropRunScores(wb.workspace, 'oldrun');
+    await dropUnusedRows(wb.workspace);
+    expect(await fleetlensTables('rows__')).toEqual([]);
+  });
+
+  it('drops the types of a rows table a killed write never created, and keeps those of a held one', async () => {
+    // Killed between CREATE TYPE and CREATE TABLE: the types are all that is left.
+    await wb.workspace.run(`CREATE TYPE fleetlens.rowsdev__00000000000000dd AS ENUM ('x')`);
+    await wb.workspace.run(`CREATE TYPE fleetlens.rowstrip__00000000000000dd AS ENUM ('y')`);
+    // A live preparation that has made its types and not yet its table.
+    await wb.workspace.run(`CREATE TYPE fleetlens.rowsdev__00000000000000ee AS ENUM ('x')`);
+    const release = holdRows(wb.workspace, 'rows__00000000000000ee');
+    await dropUnusedRows(wb.workspace);
+    expect(await fleetlensTypes()).toEqual(['rowsdev__00000000000000ee']);
+    release();
+    await dropUnusedRows(wb.workspace);
+    expect(await fleetlensTypes()).toEqual([]);
   });
 
   it('a score write that fails leaves neither values nor a view behind', async () => {
