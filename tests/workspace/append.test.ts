@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { appendColumns, appendColumnsOn } from '../../core/workspace/append.ts';
+import { appendColumns, appendColumnsOn, chunkFor } from '../../core/workspace/append.ts';
 import { Workspace } from '../../core/workspace/workspace.ts';
 import { tempDir } from '../helpers/tmp.ts';
 
@@ -63,5 +63,24 @@ describe('bulk appends of typed columns', () => {
     await ws.run(`CREATE TABLE fleetlens.texts (s VARCHAR)`);
     await expect(appendColumns(ws, 'fleetlens', 'texts', [Float64Array.from([1])], 1)).rejects.toThrow(/column 0 of texts \(VARCHAR\) cannot be appended from numbers/);
     await expect(appendColumns(ws, 'fleetlens', 'coded', [Float64Array.from([1])], 1)).rejects.toThrow(/coded has 2 columns, 1 given/);
+  });
+
+  it("builds its chunks with the appender's own column types, so a large ENUM is not compared value by value per chunk", async () => {
+    // 100k trip names, as a preparation's rows table has at 10M rows and more.
+    await ws.run(`CREATE TYPE fleetlens.many AS ENUM (SELECT 'trip-' || i::VARCHAR FROM range(100000) r(i) ORDER BY i)`);
+    await ws.run(`CREATE TABLE fleetlens.trips (trip fleetlens.many)`);
+    const con = await ws.connect();
+    try {
+      const app = await con.createAppender('trips', 'fleetlens');
+      // Without the appender's types (a changed @duckdb/node-api) appends stay right but cost O(names) per 2,048 rows.
+      expect(chunkFor(app).shared).toBe(true);
+      app.closeSync();
+    } finally {
+      con.closeSync();
+    }
+    const codes = Uint32Array.from({ length: 5000 }, (_, i) => (i * 37) % 100000);
+    await appendColumns(ws, 'fleetlens', 'trips', [codes], codes.length);
+    const got = await ws.query(`SELECT trip::VARCHAR AS t FROM fleetlens.trips ORDER BY rowid`);
+    expect(got.map((r) => r.t)).toEqual([...codes].map((c) => `trip-${c}`));
   });
 });
