@@ -27,6 +27,10 @@ export type AppendColumn = Int32Array | Float64Array | Uint8Array | Uint16Array 
 export async function appendColumnsOn(con: DuckDBConnection, at: { catalog?: string; schema: string; table: string }, columns: AppendColumn[], n: number): Promise<void> {
   const app = await con.createAppender(at.table, at.schema, at.catalog ?? null);
   if (app.columnCount !== columns.length) throw new Error(`${at.table} has ${app.columnCount} columns, ${columns.length} given`);
+  // A short column would append the previous block's values again: refused, not padded.
+  columns.forEach((c, j) => {
+    if (c.length < n) throw new Error(`column ${j} of ${at.table} has ${c.length} values, ${n} rows given`);
+  });
   const size = 2048;
   // One chunk, filled again for every block: the appender copies it. Wrapping a chunk's vectors costs
   // ~0.1 ms per column (measured), more than the copy itself, so a chunk per block would double the cost.

@@ -112,6 +112,16 @@ describe('stored scores', () => {
     expect(await fleetlensTypes()).toEqual([]);
   });
 
+  it('a rows table write that fails leaves neither the table nor its types behind', async () => {
+    const rows = 'rows__00000000000000ff';
+    const one = Float64Array.from([1]);
+    // Two rows claimed, one given: the append refuses after the types and the table were made.
+    const write = writeRowsTable(wb.workspace, rows, { rows: 2, rid: one, device: Int32Array.from([0]), devices: ['a'], trip: Int32Array.from([0]), trips: ['t'], time: one, label: one });
+    await expect(write).rejects.toThrow(/has 1 values, 2 rows given/);
+    expect(await fleetlensTables('rows__')).toEqual([]);
+    expect(await fleetlensTypes()).toEqual([]);
+  });
+
   it('reads a rows table written before ENUM columns (names as text, NULL labels) the same way', async () => {
     await wb.workspace.run(`CREATE TABLE fleetlens.rows__00000000000000cc AS SELECT * FROM (VALUES (1.0::DOUBLE, 'd-1', 't-1', 5.0::DOUBLE, NULL::DOUBLE), (2.0, 'd-2', 't-1', 6.0, 1.0)) v(rid, device, trip, t, label)`);
     await writeRunScores(wb.workspace, 'rows__00000000000000cc', 'oldrun', Float64Array.from([0.7, 0.2]), 0.5);

@@ -63,6 +63,9 @@ describe('bulk appends of typed columns', () => {
     await ws.run(`CREATE TABLE fleetlens.texts (s VARCHAR)`);
     await expect(appendColumns(ws, 'fleetlens', 'texts', [Float64Array.from([1])], 1)).rejects.toThrow(/column 0 of texts \(VARCHAR\) cannot be appended from numbers/);
     await expect(appendColumns(ws, 'fleetlens', 'coded', [Float64Array.from([1])], 1)).rejects.toThrow(/coded has 2 columns, 1 given/);
+    await expect(appendColumns(ws, 'fleetlens', 'coded', [Uint8Array.from([0, 1]), Float64Array.from([1, 2])], 3)).rejects.toThrow(/column 0 of coded has 2 values, 3 rows given/);
+    // The refused appends added nothing.
+    expect((await ws.query(`SELECT count(*)::INTEGER AS n FROM fleetlens.coded`))[0]!.n).toBe(3);
   });
 
   it("builds its chunks with the appender's own column types, so a large ENUM is not compared value by value per chunk", async () => {
