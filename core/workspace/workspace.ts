@@ -84,6 +84,14 @@ export class Workspace {
       if (/lock/i.test(msg)) {
         throw new WorkbenchError('WORKSPACE_LOCKED', `workspace ${abs} is open in another Fleetlens process; close it there first`, { path: abs });
       }
+      if (/replaying WAL/i.test(msg)) {
+        // Nothing is moved or deleted here: the log may hold the only copy of recent work.
+        throw new WorkbenchError(
+          'WORKSPACE_FAILED',
+          `cannot open workspace ${abs}: DuckDB cannot replay its write-ahead log ${abs}.wal (${firstLine(msg)}). Moving that file aside opens the workspace as of its last checkpoint, without the changes made since`,
+          { path: abs, wal: `${abs}.wal` },
+        );
+      }
       throw new WorkbenchError('WORKSPACE_FAILED', `cannot open workspace ${abs}: ${firstLine(msg)}`, { path: abs });
     }
     const main = await instance.connect();
@@ -95,6 +103,11 @@ export class Workspace {
   private async migrate(): Promise<void> {
     await this.main.run(BOOKKEEPING_SQL);
     await this.main.run(`INSERT OR REPLACE INTO fleetlens.meta VALUES ('schema_version', '${SCHEMA_VERSION}')`);
+    // The schema goes into the file now, not only into the write-ahead log. DuckDB (1.5) cannot replay a
+    // log holding both a schema's creation and an ENUM type created in it ("Schema with name fleetlens
+    // does not exist"), so a new workspace whose engine was killed during its first training (whose
+    // preparation creates ENUM types) would never open again. Tested by tests/integration/kill-train.test.ts.
+    await this.main.run('CHECKPOINT');
   }
 
   /** A new connection for long or cancellable work; the caller closes it. */
