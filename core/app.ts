@@ -61,8 +61,9 @@ export async function createWorkbench(opts: WorkbenchOptions): Promise<Workbench
   };
   const store = new ExperimentStore(workspace);
   const trainer = new Trainer(workspace, store, events, version);
-  // Tables of preparations a killed engine never dropped, and sorts it never finished.
+  // Tables of preparations a killed engine never dropped, runs it left running, and sorts it never finished.
   await dropStalePreparations(workspace);
+  await store.endInterrupted();
   for (const name of await pendingSorts(workspace)) background(sortInBackground(workspace, name));
   const orchestrator = new Orchestrator(workspace, store, trainer);
   const registry = new ModelRegistry(workspace, store);

@@ -81,6 +81,23 @@ export class ExperimentStore {
     return this.getRun(id);
   }
 
+  /**
+   * End the runs a previous engine left running: only one engine opens a workspace at a time (DuckDB
+   * locks the file), so at start-up a run still marked running was cut short by a killed or crashed
+   * process. It fails with the phase it had reached; its artifacts and scores so far stay.
+   */
+  async endInterrupted(): Promise<string[]> {
+    await this.init();
+    const rows = await this.ws.query(`SELECT id FROM fleetlens.runs WHERE status = 'running' ORDER BY started_at, id`);
+    if (rows.length === 0) return [];
+    await this.ws.run(
+      `UPDATE fleetlens.runs SET status = 'failed', ended_at = now()::TIMESTAMP, duration_ms = epoch_ms(now()::TIMESTAMP) - epoch_ms(started_at),
+         error = 'the engine stopped during ''' || phase || ''' (the process was killed or crashed); train it again', phase = 'failed'
+       WHERE status = 'running'`,
+    );
+    return rows.map((r) => String(r.id));
+  }
+
   async progress(id: string, progress: number, phase: string): Promise<void> {
     await this.ws.run(`UPDATE fleetlens.runs SET progress = $p, phase = $phase WHERE id = $id`, { id, p: progress, phase });
   }
