@@ -336,7 +336,6 @@ export class Trainer {
       await noted;
       check();
       const model: RunModel = { detector: result.model, recipe: data.fitted, threshold: result.threshold };
-      await this.store.putArtifact(runId, 'model', model);
 
       await this.phase(runId, 0.92, 'storing the scores');
       await writeScores(this.ws, data, runId, result.scores, result.threshold);
@@ -352,8 +351,8 @@ export class Trainer {
         alarm: e.score >= result.threshold,
         contributions: e.contributions,
       }));
-      await this.store.putArtifact(runId, 'evaluation', result.evaluation);
-      await this.store.putArtifact(runId, 'top_anomalies', top);
+      // The run's results together: one commit (see ExperimentStore.putArtifacts).
+      await this.store.putArtifacts(runId, { model, evaluation: result.evaluation, top_anomalies: top });
       const done = await this.store.finish(runId, 'finished', { ...result.metrics, train_rows: data.train.rows, test_rows: t.rows, threshold: result.threshold, features: data.fitted.featureNames.length });
       this.events.emit('runs.updated', done);
     } catch (err) {
