@@ -23,6 +23,7 @@ import { StreamManager, streamHandlers } from './stream/handlers.ts';
 import { shareHandlers } from './experiments/share.ts';
 import { reportsHandlers } from './reports/handlers.ts';
 import { Workspace } from './workspace/workspace.ts';
+import { releaseKeptShared } from './util/shared-buffers.ts';
 
 export interface WorkbenchOptions {
   /** Workspace file; ':memory:' for throwaway tests. */
@@ -119,6 +120,8 @@ export async function createWorkbench(opts: WorkbenchOptions): Promise<Workbench
       await stopSorting(workspace);
       await Promise.all([...inFlight]);
       workspace.close();
+      // Memory kept for a next preparation goes with the engine.
+      releaseKeptShared();
     },
   };
 }

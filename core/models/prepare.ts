@@ -23,7 +23,7 @@ import { fitPass, streamFeatures, type FitPassRows } from '../features/batch.ts'
 import { compileFinish, finishRow } from '../features/recipe.ts';
 import type { FittedRecipe } from '../features/recipe.ts';
 import { createRng } from '../util/rng.ts';
-import { prefault } from '../util/prefault.ts';
+import { giveShared, takeShared } from '../util/shared-buffers.ts';
 import { ident, type Workspace } from '../workspace/workspace.ts';
 import type { Matrix } from './detector.ts';
 import type { NormalizedTrainRequest } from './train.ts';
@@ -65,13 +65,12 @@ export function prepareKey(r: NormalizedTrainRequest): string {
   });
 }
 
+// Shared so that trials in model workers read them in place; kept after the preparation for the next one (shared-buffers.ts).
 function sharedF64(n: number): Float64Array {
-  const buf = new SharedArrayBuffer(Math.max(1, n) * 8);
-  prefault(buf);
-  return new Float64Array(buf, 0, n);
+  return new Float64Array(takeShared(Math.max(1, n) * 8), 0, n);
 }
 function sharedI32(n: number): Int32Array {
-  return new Int32Array(new SharedArrayBuffer(Math.max(1, n) * 4), 0, n);
+  return new Int32Array(takeShared(Math.max(1, n) * 4), 0, n);
 }
 
 function cancelled(): WorkbenchError {
@@ -461,6 +460,9 @@ export async function writeScores(ws: Workspace, data: PreparedData, runId: stri
 export async function disposePrepared(ws: Workspace, data: PreparedData): Promise<void> {
   await data.rowsReady.catch(() => undefined);
   data.releaseRows();
+  // Nothing reads the arrays now: their memory serves the next preparation.
+  const t = data.test;
+  giveShared([data.train.data, data.validation?.matrix.data, t.matrix.data, t.rid, t.device, t.trip, t.time, t.label, t.failure].flatMap((a) => (a ? [a.buffer] : [])));
   await dropUnusedRows(ws).catch(() => undefined);
 }
 
