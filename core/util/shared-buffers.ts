@@ -9,6 +9,7 @@
  * A buffer is given back only once nothing reads it: when the last holder of its
  * preparation released it (PreparedCache), after the rows table was written from it.
  */
+import { totalmem } from 'node:os';
 import { prefault } from './prefault.ts';
 
 /** Smaller buffers fault in quickly: not kept (tests lower it to exercise reuse on small data). */
@@ -16,8 +17,8 @@ let minBytes = 16 * 1024 * 1024;
 /** A kept buffer serves a request at most this much smaller, so little memory lies unused. */
 const SLACK = 1.25;
 const IDLE_MS = 60_000;
-/** At most this much is kept; the oldest goes first. */
-const MAX_KEPT_BYTES = 8 * 1024 * 1024 * 1024;
+/** At most this much is kept (2 GiB, less on a machine with under 16 GiB); the oldest goes first. */
+const MAX_KEPT_BYTES = Math.min(2 * 1024 ** 3, totalmem() / 8);
 
 interface Kept {
   buf: SharedArrayBuffer;
