@@ -22,6 +22,7 @@ import { join } from 'node:path';
 import { createWorkbench } from '../core/app.ts';
 import { orderSettled } from '../core/data/order.ts';
 import { arg, fleetFile, median, mib, RESULTS, rssSampler, timed } from './lib.ts';
+import { sharedStats } from '../core/util/shared-buffers.ts';
 
 const rows = Number(arg('rows', '10000000'));
 const trials = Number(arg('trials', '16'));
@@ -37,9 +38,10 @@ await orderSettled(wb.workspace, 'fleet');
 
 const PREP_PHASES = new Set(['queued', 'splitting', 'computing the features']);
 
-async function sweep(workers: number): Promise<{ ms: number; peak: number; ok: number; preps: number; prepMs: number }> {
+async function sweep(workers: number): Promise<{ ms: number; peak: number; ok: number; preps: number; prepMs: number; reused: number }> {
   const rss = rssSampler(200);
   const preps0 = wb.trainer.stats.preparations;
+  const reused0 = sharedStats.reused;
   // When the first child leaves the preparation phases: the shared data preparation's share of the wall time.
   const t0 = performance.now();
   let prepMs = NaN;
@@ -59,7 +61,7 @@ async function sweep(workers: number): Promise<{ ms: number; peak: number; ok: n
     return wb.api['runs.get']({ runId: parentId });
   });
   off();
-  const out = { ms: t.ms, peak: rss.stop(), ok: Number(t.value.metrics.children_finished ?? 0), preps: wb.trainer.stats.preparations - preps0, prepMs };
+  const out = { ms: t.ms, peak: rss.stop(), ok: Number(t.value.metrics.children_finished ?? 0), preps: wb.trainer.stats.preparations - preps0, prepMs, reused: sharedStats.reused - reused0 };
   // Both sweeps start from the same workspace: the runs (and their stored scores) go again.
   await wb.api['runs.delete']({ runIds: [t.value.id] });
   return out;
@@ -67,8 +69,9 @@ async function sweep(workers: number): Promise<{ ms: number; peak: number; ok: n
 
 const cores = availableParallelism();
 // Warm-up, untimed: a sweep of one trial per core reads the dataset into DuckDB's buffers, compiles the
-// hot paths and starts the pool's model workers (kept idle between runs, as in the app), so neither timed
-// sweep below pays those first-use costs for the other.
+// hot paths and starts the pool's model workers (kept idle between runs, as in the app), and its preparation's
+// memory is kept for the next one (a minute, as in the app: core/util/shared-buffers.ts), so neither timed
+// sweep below pays those first-use costs for the other. Each sweep prints how many buffers it reused.
 {
   const { parentId } = await wb.api['models.sweep']({ base: { dataset: 'fleet', detector: 'isolation-forest', experiment: 'bench-sweep-warmup', seed: 7, maxTrainRows: 100_000 }, mode: 'random', trials: cores, space: { n_trees: [50] }, metric: 'roc_auc', workers: cores });
   await wb.api['models.wait']({ runId: parentId });
@@ -76,7 +79,7 @@ const cores = availableParallelism();
 }
 console.log(`${trials}-trial sweep (${withRecipe ? 'detector params and rolling window' : 'detector params'}) on ${rows.toLocaleString('en-US')} rows; pool of ${cores} vs 1 worker, ${rounds} round(s)`);
 const show = (r: Awaited<ReturnType<typeof sweep>>): string =>
-  `${(r.ms / 1000).toFixed(1)} s (data preparation ${(r.prepMs / 1000).toFixed(1)} s, trials ${((r.ms - r.prepMs) / 1000).toFixed(1)} s), ${r.ok}/${trials} trials finished, ${r.preps} data preparation(s), peak RSS ${mib(r.peak)}`;
+  `${(r.ms / 1000).toFixed(1)} s (data preparation ${(r.prepMs / 1000).toFixed(1)} s, trials ${((r.ms - r.prepMs) / 1000).toFixed(1)} s), ${r.ok}/${trials} trials finished, ${r.preps} data preparation(s) (${r.reused} kept buffer(s) reused), peak RSS ${mib(r.peak)}`;
 const results: Record<'pool' | 'one', Awaited<ReturnType<typeof sweep>>[]> = { pool: [], one: [] };
 for (let round = 1; round <= rounds; round++) {
   for (const mode of round % 2 === 1 ? (['pool', 'one'] as const) : (['one', 'pool'] as const)) {
