@@ -157,9 +157,7 @@ export async function datasetRejects(ws: Workspace, name: string, offset?: numbe
 export async function deleteDataset(ws: Workspace, name: string): Promise<void> {
   await getDataset(ws, name);
   await orderSettled(ws, name);
-  const con = await ws.connect();
-  try {
-    await con.run('BEGIN TRANSACTION');
+  await ws.transaction(async (con) => {
     await con.run(`DROP TABLE IF EXISTS ${ident(name)}`);
     // Explore's cached summaries of this dataset go with it.
     for (const unit of ['trip', 'device']) await con.run(`DROP TABLE IF EXISTS fleetlens.${ident(`summary__${name}__${unit}`)}`);
@@ -168,12 +166,6 @@ export async function deleteDataset(ws: Workspace, name: string): Promise<void> 
     for (const t of ['datasets', 'sources', 'rejects']) {
       await con.run(`DELETE FROM fleetlens.${t} WHERE ${t === 'datasets' ? 'name' : 'dataset'} = $name`, { name });
     }
-    await con.run('COMMIT');
-  } catch (err) {
-    await con.run('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    con.closeSync();
-  }
+  });
 }
 

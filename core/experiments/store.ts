@@ -86,16 +86,13 @@ export class ExperimentStore {
    * locks the file), so at start-up a run still marked running was cut short by a killed or crashed
    * process. It fails with the phase it had reached; its artifacts and scores so far stay.
    */
-  async endInterrupted(): Promise<string[]> {
+  async endInterrupted(): Promise<void> {
     await this.init();
-    const rows = await this.ws.query(`SELECT id FROM fleetlens.runs WHERE status = 'running' ORDER BY started_at, id`);
-    if (rows.length === 0) return [];
     await this.ws.run(
       `UPDATE fleetlens.runs SET status = 'failed', ended_at = now()::TIMESTAMP, duration_ms = epoch_ms(now()::TIMESTAMP) - epoch_ms(started_at),
          error = 'the engine stopped during ''' || phase || ''' (the process was killed or crashed); train it again', phase = 'failed'
        WHERE status = 'running'`,
     );
-    return rows.map((r) => String(r.id));
   }
 
   async progress(id: string, progress: number, phase: string): Promise<void> {
@@ -127,23 +124,13 @@ export class ExperimentStore {
    */
   async putArtifacts(runId: string, artifacts: Record<string, unknown>): Promise<void> {
     await this.init();
-    const entries = Object.entries(artifacts).map(([name, content]) => ({ run: runId, name, content: JSON.stringify(content) }));
+    const entries = Object.entries(artifacts);
     if (entries.length === 0) return;
-    if (entries.length === 1) {
-      await this.ws.run(`INSERT OR REPLACE INTO fleetlens.artifacts VALUES ($run, $name, $content)`, entries[0]);
-      return;
-    }
-    const con = await this.ws.connect();
-    try {
-      await con.run('BEGIN TRANSACTION');
-      for (const e of entries) await con.run(`INSERT OR REPLACE INTO fleetlens.artifacts VALUES ($run, $name, $content)`, e);
-      await con.run('COMMIT');
-    } catch (err) {
-      await con.run('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      con.closeSync();
-    }
+    await this.ws.transaction(async (con) => {
+      for (const [name, content] of entries) {
+        await con.run(`INSERT OR REPLACE INTO fleetlens.artifacts VALUES ($run, $name, $content)`, { run: runId, name, content: JSON.stringify(content) });
+      }
+    });
   }
 
   async artifact(runId: string, name: string): Promise<unknown> {

@@ -116,6 +116,25 @@ export class Workspace {
     return this.instance.connect();
   }
 
+  /**
+   * Run `work` in one transaction on a connection of its own (the shared one interleaves its callers'
+   * statements): committed when it resolves, rolled back when it throws.
+   */
+  async transaction<T>(work: (con: DuckDBConnection) => Promise<T>): Promise<T> {
+    const con = await this.connect();
+    try {
+      await con.run('BEGIN TRANSACTION');
+      const out = await work(con);
+      await con.run('COMMIT');
+      return out;
+    } catch (err) {
+      await con.run('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      con.closeSync();
+    }
+  }
+
   /** Run statements on the shared connection, returning plain row objects. */
   async query(sql: string, params?: Record<string, DuckDBValue> | DuckDBValue[]): Promise<Record<string, Plain>[]> {
     this.assertOpen();
