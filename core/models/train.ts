@@ -262,9 +262,11 @@ export class Trainer {
     await this.workers.close();
   }
 
+  /** Record a run's progress and tell listeners; a run that ended meanwhile is not announced as running again (its end's event is sent). */
   private async phase(runId: string, progress: number, phase: string): Promise<void> {
     await this.store.progress(runId, progress, phase);
-    this.events.emit('runs.updated', await this.store.getRun(runId));
+    const run = await this.store.getRun(runId);
+    if (run.status === 'running') this.events.emit('runs.updated', run);
   }
 
   /** Keep a preparation alive across runs that share it (a sweep holds its trials' keys). */
@@ -303,7 +305,7 @@ export class Trainer {
 
       // A worker reports up to ~100 steps a trial; the run row records one every half second (or a new
       // phase) and listeners hear of it, so a progress bar moves while the detector fits and scores. Not
-      // awaited: the trial goes on. An update read after the run ended is not sent (the end's event is).
+      // awaited: the trial goes on.
       let lastWrite = 0;
       let lastPhase = '';
       job.worker = this.workers.acquire((f, phase) => {
@@ -312,13 +314,7 @@ export class Trainer {
         if (p === lastPhase && now - lastWrite < 500) return;
         lastWrite = now;
         lastPhase = p;
-        void this.store
-          .progress(runId, 0.3 + 0.6 * f, p)
-          .then(() => this.store.getRun(runId))
-          .then((run) => {
-            if (run.status === 'running') this.events.emit('runs.updated', run);
-          })
-          .catch(() => undefined);
+        void this.phase(runId, 0.3 + 0.6 * f, p).catch(() => undefined);
       });
       const result = await job.worker.trial({
         kind: r.detector,
