@@ -136,6 +136,12 @@ interface RawQuery {
   extras: { name: string; numeric: boolean }[];
   /** Per-row predicates returned as RawChunk.flags. */
   flags: string[];
+  /**
+   * Indexes into flags: rows matching none of them only advance their group's history in the
+   * kernel, and their features are NaN (at 10M rows, most training rows of a sampled preparation).
+   * Undefined: the rows of interest (keep) need features.
+   */
+  needFlags?: number[];
   /** Per-row numeric expressions returned as RawChunk.numbers. */
   numbers?: string[];
   join?: string;
@@ -164,7 +170,7 @@ interface RawChunk {
   rid: Float64Array;
   /** 1 = row of interest; null when every row is. */
   keep: Uint8Array | null;
-  /** n × features.length, row-major, in RawQuery.features order. */
+  /** n × features.length, row-major, in RawQuery.features order; NaN for rows that need none (RawQuery.needFlags). */
   feats: Float64Array;
   /** Category index per categorical (−1 = none). */
   cats: Float64Array[];
@@ -368,6 +374,16 @@ async function* rawChunks(ws: Workspace, q: RawQuery, signal?: AbortSignal): Asy
       numbers: layout.numbers.map((col) => (col < 0 ? nans.subarray(0, n) : readDoubles(chunk, col, n))),
     };
   };
+  /** Which rows of a chunk need their features (a copy: the kernel thread takes it); null = all. */
+  const needOf = (c: Omit<RawChunk, 'n' | 'feats'>, n: number): Uint8Array | null => {
+    if (q.needFlags === undefined) return c.keep?.slice() ?? null;
+    const need = new Uint8Array(n);
+    for (const j of q.needFlags) {
+      const f = c.flags[j]!;
+      for (let i = 0; i < n; i++) need[i] |= f[i]!;
+    }
+    return need;
+  };
   /** Yield the chunks in flight, oldest first, until at most `left` remain. */
   async function* drain(left: number): AsyncGenerator<RawChunk> {
     while (inflight.length > left) {
@@ -398,7 +414,7 @@ async function* rawChunks(ws: Workspace, q: RawQuery, signal?: AbortSignal): Asy
         const gid = layout.group >= 0 ? readDoubles(chunk, layout.group, n) : null;
         const other = rest(chunk, n);
         if (q.inOrder) checkOrder(other.rid, n);
-        const feats = kernel.features(n, readings, gid);
+        const feats = kernel.features(n, readings, gid, needOf(other, n));
         feats.catch(() => undefined);
         inflight.push({ n, feats, rest: other });
         yield* drain(depth - 1);
@@ -494,13 +510,15 @@ export interface FitPassRows {
   rid: Float64Array;
   /** 1 = the row is a training row (matches trainFilter). */
   train: Uint8Array;
+  /** 1 = the recipe is fitted on the row: a training row in fitSample (every training row without one). */
+  fit: Uint8Array;
   /** Aligned with FitPassOptions.flags. */
   flags: Uint8Array[];
   /** Aligned with FitPassOptions.numbers; NaN = NULL. */
   numbers: Float64Array[];
   /** includeColumns values by name, for rows matching trainFilter or a flag (null elsewhere). */
   extra: Record<string, (number | string | null)[]>;
-  /** Raw numeric features (NaN = missing), n × numeric, row-major. */
+  /** Raw numeric features (NaN = missing), n × numeric, row-major; all NaN for a row matching neither `fit` nor a flag. */
   feats: Float64Array;
   /** Category index of row i per categorical (−1 = none) into out[offset…]. */
   copyCats(i: number, out: Int32Array, offset: number): void;
@@ -509,6 +527,13 @@ export interface FitPassRows {
 export interface FitPassOptions extends FitRecipeOptions {
   /** More row predicates: rows matching one are streamed to onRows too (the fit ignores them). */
   flags?: string[];
+  /**
+   * SQL predicate narrowing the training rows the recipe is fitted on (centers, categories, fill
+   * values, scaler), e.g. a seeded sample when a model trains on a sample of them. The other
+   * training rows still stream, to give later rows their history, but their features are not
+   * computed: at 10M rows that was most of the feature kernel's work in a sampled preparation.
+   */
+  fitSample?: string;
   numbers?: string[];
   includeColumns?: string[];
   /** Receives every chunk of the pass (rows in group, time order), raw features unfinished; its arrays are reused after the call. */
@@ -553,6 +578,8 @@ export async function fitPass(ws: Workspace, dataset: string, recipe: FeatureRec
   if (keep !== null) await checkPredicate(ws, dataset, keep, 'trainFilter', join);
   const flags = opts.flags ?? [];
   for (const f of flags) await checkPredicate(ws, dataset, f, 'flag', join);
+  const sample = opts.fitSample ?? null;
+  if (sample !== null) await checkPredicate(ws, dataset, sample, 'fitSample', join);
   const byName = new Map(info.columns.map((c) => [c.name, c]));
   const extras = (opts.includeColumns ?? []).map((name) => {
     const c = byName.get(name);
@@ -562,23 +589,28 @@ export async function fitPass(ws: Workspace, dataset: string, recipe: FeatureRec
   const signal = opts.signal;
   const table = source(dataset, join);
   const keepCond = keepSql(keep);
+  // The rows the recipe is fitted on: the training rows, or the sample of them.
+  const fitCond = sample === null ? keepCond : `${keepCond} AND ${keepSql(sample)}`;
   const warnings: string[] = [];
 
-  // Stream the training rows and the flagged ones; the first flag marks training rows.
-  const allFlags = [keep ?? 'true', ...flags];
-  const anyFlag = keep === null ? null : allFlags.map((f) => `(${f})`).join(' OR ');
+  // Stream the training rows and the flagged ones; the first flag marks training rows, then (with
+  // a sample) the rows fitted on. Rows of neither the fit nor a flag only carry history.
+  const fitFlags = sample === null ? [keep ?? 'true'] : [keep ?? 'true', `${keep === null ? '' : `(${keep}) AND `}(${sample})`];
+  const allFlags = [...fitFlags, ...flags];
+  const anyFlag = keep === null ? null : [keep, ...flags].map((f) => `(${f})`).join(' OR ');
   const sensorVals = recipe.sensors.map((s) => `CASE WHEN isfinite(CAST(${ident(s)} AS DOUBLE)) THEN CAST(${ident(s)} AS DOUBLE) END`);
   // The same scan counts the rows no predicate selects: when there are none, the pass need not
   // look for groups without a row of interest (a window over every row, ~40% of its query at 10M rows).
   const head = await queryRow(
     ws,
-    `SELECT count(*) AS total, count(*) FILTER (WHERE ${keepCond}) AS n, ${anyFlag === null ? '0' : `count(*) FILTER (WHERE NOT ${keepSql(anyFlag)})`} AS outside${sensorVals.map((v, j) => `, avg(${v}) FILTER (WHERE ${keepCond}) AS c${j}`).join('')} FROM ${table}`,
+    `SELECT count(*) AS total, count(*) FILTER (WHERE ${keepCond}) AS ntrain, count(*) FILTER (WHERE ${fitCond}) AS n, ${anyFlag === null ? '0' : `count(*) FILTER (WHERE NOT ${keepSql(anyFlag)})`} AS outside${sensorVals.map((v, j) => `, avg(${v}) FILTER (WHERE ${fitCond}) AS c${j}`).join('')} FROM ${table}`,
     dataset,
     signal,
   );
   const trainRows = Number(head.n ?? 0);
   if (trainRows === 0) {
-    throw new WorkbenchError('INVALID_ARGUMENT', keep === null ? `dataset '${dataset}' has no rows` : `trainFilter selects no rows of dataset '${dataset}'`, { dataset });
+    const what = Number(head.ntrain ?? 0) > 0 ? `fitSample selects none of the ${Number(head.ntrain)} training rows of dataset '${dataset}'` : keep === null ? `dataset '${dataset}' has no rows` : `trainFilter selects no rows of dataset '${dataset}'`;
+    throw new WorkbenchError('INVALID_ARGUMENT', what, { dataset });
   }
   // Centers only make rolling sums better conditioned; rounding them keeps them independent of
   // the order DuckDB's threads added the values in.
@@ -591,7 +623,7 @@ export async function fitPass(ws: Workspace, dataset: string, recipe: FeatureRec
   const categories: CategorySet[] = [];
   for (const column of recipe.categoricals) {
     const rows = await ws.query(
-      `SELECT CAST(${ident(column)} AS VARCHAR) AS v, count(*) AS n FROM ${table} WHERE ${keepCond} AND ${ident(column)} IS NOT NULL
+      `SELECT CAST(${ident(column)} AS VARCHAR) AS v, count(*) AS n FROM ${table} WHERE ${fitCond} AND ${ident(column)} IS NOT NULL
        GROUP BY 1 ORDER BY n DESC, v LIMIT ${MAX_CATEGORIES + 1}`,
     );
     if (rows.length === 0) warnings.push(`categorical '${column}' has no values in the training rows; its one-hot block is empty`);
@@ -617,6 +649,8 @@ export async function fitPass(ws: Workspace, dataset: string, recipe: FeatureRec
     categories,
     extras,
     flags: allFlags,
+    // Without a sample, every training row's features feed the fit (and every row's, with no trainFilter).
+    needFlags: sample === null ? (keep === null ? undefined : allFlags.map((_, i) => i)) : allFlags.map((_, i) => i).slice(1),
     numbers: opts.numbers ?? [],
     join,
     parts,
@@ -639,10 +673,10 @@ export async function fitPass(ws: Workspace, dataset: string, recipe: FeatureRec
   const width = k + categories.reduce((a, c) => a + c.values.length + (c.other ? 1 : 0), 0);
   let used = 0;
   for await (const c of rawChunks(ws, q, signal)) {
-    const isTrain = c.flags[0]!;
+    const isFit = c.flags[fitFlags.length - 1]!;
     const feats = c.feats;
     for (let i = 0; i < c.n; i++) {
-      if (isTrain[i] !== 1) continue;
+      if (isFit[i] !== 1) continue;
       const o = i * k;
       if (fill === 'drop') {
         let missing = false;
@@ -665,8 +699,9 @@ export async function fitPass(ws: Workspace, dataset: string, recipe: FeatureRec
         numeric: k,
         categoricals: categories.length,
         rid: c.rid,
-        train: isTrain,
-        flags: c.flags.slice(1),
+        train: c.flags[0]!,
+        fit: isFit,
+        flags: c.flags.slice(fitFlags.length),
         numbers: c.numbers,
         extra,
         feats,
@@ -737,7 +772,12 @@ export async function fitPass(ws: Workspace, dataset: string, recipe: FeatureRec
     categories,
     fillValues,
     scaler,
-    training: { filter: opts.trainFilterShown ?? keep, rows: trainRows, dropped },
+    training: {
+      filter: sample === null ? (opts.trainFilterShown ?? keep) : `${opts.trainFilterShown ?? keep ?? 'true'} AND ${sample}`,
+      rows: trainRows,
+      dropped,
+      ...(sample === null ? {} : { sampledFrom: Number(head.ntrain) }),
+    },
     warnings,
   };
   fitted.featureNames = featureNames(fitted);

@@ -19,6 +19,8 @@ export interface KernelRequest {
   readings: Float64Array[];
   /** Group hash per row (a change starts a fresh history); null = one group. Transferred. */
   gid: Float64Array | null;
+  /** 1 = the row's features are needed, 0 = it only advances its group's history; null = every row's. Transferred. */
+  need: Uint8Array | null;
   /** A features buffer the engine is done with, for the worker to fill again; transferred. */
   reuse: ArrayBuffer | null;
 }
@@ -27,8 +29,11 @@ export type KernelReply = { id: number; feats: Float64Array; error?: undefined }
 
 /** Features of streamed chunks, in stream order: inline (inlineKernel) or in a worker thread (KernelThread). */
 export interface ChunkFeatures {
-  /** The features of a chunk (rows × plan, row-major). `readings` and `gid` may be transferred: unusable afterwards. */
-  features(n: number, readings: Float64Array[], gid: Float64Array | null): Promise<Float64Array>;
+  /**
+   * The features of a chunk (rows × plan, row-major; NaN for rows whose `need` is 0). `readings`,
+   * `gid` and `need` may be transferred: unusable afterwards.
+   */
+  features(n: number, readings: Float64Array[], gid: Float64Array | null, need: Uint8Array | null): Promise<Float64Array>;
   /** Hand back a features array the caller no longer reads. */
   recycle(feats: Float64Array): void;
   close(): Promise<void>;
@@ -39,10 +44,10 @@ export function inlineKernel(plan: readonly NumericFeature[], centers: readonly 
   const run = createChunkKernel(plan, centers, sensors);
   let out = new Float64Array(0);
   return {
-    features(n, readings, gid) {
+    features(n, readings, gid, need) {
       if (out.length < n * plan.length) out = new Float64Array(n * plan.length);
       const feats = out.length === n * plan.length ? out : out.subarray(0, n * plan.length);
-      run(n, readings, gid, feats);
+      run(n, readings, gid, need, feats);
       return Promise.resolve(feats);
     },
     recycle: () => undefined,
@@ -77,13 +82,14 @@ export class KernelThread implements ChunkFeatures {
     this.waiting.clear();
   }
 
-  features(n: number, readings: Float64Array[], gid: Float64Array | null): Promise<Float64Array> {
+  features(n: number, readings: Float64Array[], gid: Float64Array | null, need: Uint8Array | null): Promise<Float64Array> {
     if (this.dead) return Promise.reject(this.dead);
     const id = this.nextId++;
     const reuse = this.spare.pop() ?? null;
-    const msg: KernelRequest = { id, n, readings, gid, reuse };
+    const msg: KernelRequest = { id, n, readings, gid, need, reuse };
     const transfer = new Set<ArrayBuffer>(readings.map((r) => r.buffer as ArrayBuffer));
     if (gid) transfer.add(gid.buffer as ArrayBuffer);
+    if (need) transfer.add(need.buffer as ArrayBuffer);
     if (reuse) transfer.add(reuse);
     const out = new Promise<Float64Array>((resolve, reject) => this.waiting.set(id, { resolve, reject }));
     this.worker.postMessage(msg, [...transfer]);

@@ -18,7 +18,7 @@ port.on('message', (m: KernelRequest) => {
   try {
     // A buffer the engine handed back once it was done with it, when it is large enough.
     const feats = m.reuse && m.reuse.byteLength >= m.n * F * 8 ? new Float64Array(m.reuse, 0, m.n * F) : new Float64Array(m.n * F);
-    run(m.n, m.readings, m.gid, feats);
+    run(m.n, m.readings, m.gid, m.need, feats);
     const reply: KernelReply = { id: m.id, feats };
     port.postMessage(reply, [feats.buffer as ArrayBuffer]);
   } catch (err) {

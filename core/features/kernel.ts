@@ -80,6 +80,12 @@ export interface FeatureKernel {
    * `offset` + their plan index; then fold the row into `g`.
    */
   step(g: KernelGroup, x: Float64Array, out: Float64Array, offset: number): void;
+  /**
+   * Fold a row into `g` without its features: what step does after writing them, so later rows'
+   * features are the same bits either way (a row's features depend on the rows before it, never on
+   * whether theirs were computed).
+   */
+  advance(g: KernelGroup, x: Float64Array): void;
 }
 
 /** A kernel for a feature plan (planFeatures) over `sensors` sensors with the recipe's fitted centers. */
@@ -236,6 +242,18 @@ export function createKernel(plan: readonly NumericFeature[], centers: ArrayLike
     return acc;
   };
 
+  const advance = (g: KernelGroup, x: Float64Array): void => {
+    for (let k = 0; k < ewms.length; k++) {
+      const e = ewms[k]!;
+      g.ewm[k] = ewmFold(g.ewm[k]!, x[e.sensor]!, e.alpha);
+    }
+    if (H > 0) {
+      for (let s = 0; s < S; s++) g.ring[s * H + g.head] = x[s]!;
+      g.head = (g.head + 1) % H;
+    }
+    g.rows++;
+  };
+
   const back = (g: KernelGroup, s: number, k: number): number => {
     if (k > g.rows || k > H) return NaN;
     return g.ring[s * H + ((g.head - k + H) % H)]!;
@@ -274,33 +292,34 @@ export function createKernel(plan: readonly NumericFeature[], centers: ArrayLike
       for (let k = 0; k < ewms.length; k++) {
         const e = ewms[k]!;
         const y = g.ewm[k]!;
-        const v = x[e.sensor]!;
         if (e.level >= 0) out[o + e.level] = y;
-        if (e.dev >= 0) out[o + e.dev] = v - y;
-        g.ewm[k] = ewmFold(y, v, e.alpha);
+        if (e.dev >= 0) out[o + e.dev] = x[e.sensor]! - y;
       }
-      if (H > 0) {
-        for (let s = 0; s < S; s++) g.ring[s * H + g.head] = x[s]!;
-        g.head = (g.head + 1) % H;
-      }
-      g.rows++;
+      advance(g, x);
     },
+    advance,
   };
 }
 
 /**
  * The kernel over chunks of rows streamed in (group, time, rowid) order, one group's history
  * carried across chunks: `run` writes the features of a chunk's n rows (readings per sensor,
- * group hash per row, null = one group) into `out`, row-major. The batch pass runs it inline or
- * in a worker thread (kernel-thread.ts); either way the same bits.
+ * group hash per row, null = one group) into `out`, row-major. Rows whose `need` is 0 only
+ * advance their group's history; their features are written as NaN (null `need`: every row's
+ * features). The batch pass runs it inline or in a worker thread (kernel-thread.ts); either way
+ * the same bits.
  */
-export function createChunkKernel(plan: readonly NumericFeature[], centers: ArrayLike<number>, sensors: number): (n: number, readings: Float64Array[], gid: Float64Array | null, out: Float64Array) => void {
+export function createChunkKernel(
+  plan: readonly NumericFeature[],
+  centers: ArrayLike<number>,
+  sensors: number,
+): (n: number, readings: Float64Array[], gid: Float64Array | null, need: Uint8Array | null, out: Float64Array) => void {
   const kernel = createKernel(plan, centers, sensors);
   const group = kernel.newGroup();
   const F = plan.length;
   const x = new Float64Array(sensors);
   let groupId = NaN;
-  return (n, readings, gid, out) => {
+  return (n, readings, gid, need, out) => {
     for (let i = 0; i < n; i++) {
       // Rows arrive sorted by group: a new group starts a fresh history.
       if (gid && gid[i] !== groupId) {
@@ -308,7 +327,11 @@ export function createChunkKernel(plan: readonly NumericFeature[], centers: Arra
         kernel.reset(group);
       }
       for (let s = 0; s < sensors; s++) x[s] = readings[s]![i]!;
-      kernel.step(group, x, out, i * F);
+      if (need === null || need[i] === 1) kernel.step(group, x, out, i * F);
+      else {
+        out.fill(NaN, i * F, (i + 1) * F);
+        kernel.advance(group, x);
+      }
     }
   };
 }

@@ -121,6 +121,12 @@ export interface FittedRecipe {
     rows: number;
     /** Training rows dropped for a missing feature (fill 'drop'). */
     dropped: number;
+    /**
+     * When the recipe was fitted on a sample of the training rows (the model's training sample
+     * draws from it, prepare.ts), how many training rows there were; `filter` then includes the
+     * sample's predicate and `rows` counts the sample.
+     */
+    sampledFrom?: number;
   };
   /** Human-readable notes, e.g. constant features or categoricals without training values. */
   warnings: string[];

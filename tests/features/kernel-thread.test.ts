@@ -39,9 +39,35 @@ describe('the feature kernel in a worker thread', () => {
     const thread = new KernelThread(plan, centers, S, 4);
     try {
       const expected = [];
-      for (const c of chunks()) expected.push(Array.from(await inline.features(c.n, c.readings, c.gid)));
+      for (const c of chunks()) expected.push(Array.from(await inline.features(c.n, c.readings, c.gid, null)));
       // All in flight at once (their inputs are transferred), then compared in order.
-      const got = await Promise.all(chunks().map((c) => thread.features(c.n, c.readings, c.gid)));
+      const got = await Promise.all(chunks().map((c) => thread.features(c.n, c.readings, c.gid, null)));
+      expect(got.map((f) => Array.from(f))).toEqual(expected);
+    } finally {
+      await thread.close();
+    }
+  });
+
+  it("rows that need no features only advance their group's history: the others keep their bits", async () => {
+    const F = plan.length;
+    const full: number[][] = [];
+    const inline = inlineKernel(plan, centers, S);
+    for (const c of chunks()) full.push(Array.from(await inline.features(c.n, c.readings, c.gid, null)));
+    // Needed: every fifth row, and a run of rows, so blocks of the 40-row window are cached, skipped and folded again.
+    let row = 0;
+    const needs = chunks().map((c) => {
+      const need = Uint8Array.from({ length: c.n }, (_, i) => ((row + i) % 5 === 0 || (row + i >= 200 && row + i < 260) ? 1 : 0));
+      row += c.n;
+      return need;
+    });
+    const expected = full.map((f, k) => f.map((v, j) => (needs[k]![Math.floor(j / F)] === 1 ? v : NaN)));
+    const sparseInline = inlineKernel(plan, centers, S);
+    const gotInline = [];
+    for (const [k, c] of chunks().entries()) gotInline.push(Array.from(await sparseInline.features(c.n, c.readings, c.gid, needs[k]!.slice())));
+    expect(gotInline).toEqual(expected);
+    const thread = new KernelThread(plan, centers, S, 4);
+    try {
+      const got = await Promise.all(chunks().map((c, k) => thread.features(c.n, c.readings, c.gid, needs[k]!.slice())));
       expect(got.map((f) => Array.from(f))).toEqual(expected);
     } finally {
       await thread.close();
@@ -51,11 +77,11 @@ describe('the feature kernel in a worker thread', () => {
   it('a killed worker fails the chunks in flight and the next ones with a clear error', async () => {
     const thread = new KernelThread(plan, centers, S, 4);
     const [c] = chunks();
-    const inFlight = thread.features(c!.n, c!.readings, c!.gid);
+    const inFlight = thread.features(c!.n, c!.readings, c!.gid, null);
     await (thread as unknown as { worker: Worker }).worker.terminate();
     await expect(inFlight).rejects.toThrow(/feature kernel's worker exited/);
     const [d] = chunks();
-    await expect(thread.features(d!.n, d!.readings, d!.gid)).rejects.toMatchObject({ code: 'MODEL_FAILED' });
+    await expect(thread.features(d!.n, d!.readings, d!.gid, null)).rejects.toMatchObject({ code: 'MODEL_FAILED' });
     await thread.close();
   });
 });

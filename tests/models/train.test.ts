@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { createWorkbench, type Workbench } from '../../core/app.ts';
 import { WorkbenchError } from '../../core/api/errors.ts';
 import type { RunInfo } from '../../core/experiments/api.ts';
+import { fitRecipe, type FittedRecipe } from '../../core/features/batch.ts';
 import { ROOT, tempDir } from '../helpers/tmp.ts';
 
 let wb: Workbench;
@@ -107,6 +108,36 @@ describe('training runs', () => {
     const top = (await wb.api['runs.artifact']({ runId: run.id, name: 'top_anomalies' })) as { rid: number; score: number }[];
     const stored = await wb.workspace.query(`SELECT rid, score FROM fleetlens."scores__${run.id}" ORDER BY score DESC, rid LIMIT 50`);
     expect(stored.map((r) => Number(r.score))).toEqual(top.slice(0, 50).map((t) => t.score));
+  });
+
+  it("fits the recipe on the training sample's rows when the training rows exceed maxTrainRows", async () => {
+    if (!(await wb.api['datasets.list']({})).some((d) => d.name === 'big')) {
+      const file = tmp.file('big2.parquet');
+      await wb.workspace.run(`COPY (SELECT 'd' || (i % 50) AS device_id, TIMESTAMP '2024-01-01' + INTERVAL (i // 50) MINUTE AS ts, sin(i / 7.0) + (i % 13) / 10.0 AS x, cos(i / 5.0) AS y, (i % 1000 = 0)::INT AS defect FROM range(600000) t(i)) TO '${file}' (FORMAT parquet)`);
+      await wb.api['datasets.import']({ dataset: 'big', files: [file] });
+    }
+    const run = await train({ dataset: 'big', detector: 'pca', seed: 3, experiment: 'unit', maxTrainRows: 5000 });
+    expect(run.error ?? run.status).toBe('finished');
+    const { recipe: fitted } = (await wb.api['runs.artifact']({ runId: run.id, name: 'model' })) as { recipe: FittedRecipe };
+    // 70% of 600k rows are training rows; the recipe saw the seeded hash sample the model's 5,000 rows come from.
+    expect(fitted.training.sampledFrom).toBe(420_000);
+    expect(fitted.training.rows).toBeGreaterThanOrEqual(5000);
+    expect(fitted.training.rows).toBeLessThan(6000);
+    expect(fitted.training.filter).toMatch(/hash\("big"\.rowid, 3\)/);
+    // Exactly the fit of the same rows (first 70% of each device's time, in the sample) by the path
+    // that computes every row's features.
+    const sample = /hash\("big"\.rowid, 3\) < \d+::UBIGINT$/.exec(fitted.training.filter!)![0];
+    const again = await fitRecipe(wb.workspace, 'big', fitted.recipe, {
+      join: 'JOIN (SELECT device_id AS cut_device, quantile_disc(epoch_ms(ts)::DOUBLE, 0.7) AS cut FROM big GROUP BY 1) ON cut_device = big.device_id',
+      trainFilter: `epoch_ms(ts)::DOUBLE <= cut AND ${sample}`,
+    });
+    expect(again.training.rows).toBe(fitted.training.rows);
+    expect({ centers: again.centers, fill: again.fillValues, scaler: again.scaler }).toEqual({ centers: fitted.centers, fill: fitted.fillValues, scaler: fitted.scaler });
+    // Below the cap there is no sample: every training row fits the recipe.
+    const small = await train({ dataset: 'fleet', detector: 'pca', seed: 3, experiment: 'unit' });
+    const { recipe: whole } = (await wb.api['runs.artifact']({ runId: small.id, name: 'model' })) as { recipe: FittedRecipe };
+    expect(whole.training.sampledFrom).toBeUndefined();
+    expect(whole.training.rows).toBe(small.metrics.train_rows);
   });
 
   it('reproduces a run exactly from its recorded request and seed', async () => {
