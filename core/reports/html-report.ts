@@ -102,6 +102,8 @@ export interface ModelSummary {
   detector: string;
   detectorParams: Record<string, unknown>;
   featureNames: string[];
+  /** Training rows the recipe (fill values, scaler) was fitted on, and how many training rows they were sampled from (null: all of them). */
+  fittedOn: { rows: number; sampledFrom: number | null } | null;
 }
 
 export interface ReportRun {
@@ -172,16 +174,18 @@ async function optionalArtifact(store: ExperimentStore, names: string[], runId: 
 
 function summarizeModel(model: unknown): ModelSummary | null {
   if (!model || typeof model !== 'object') return null;
-  const m = model as { threshold?: unknown; detector?: { kind?: unknown; params?: unknown }; recipe?: { featureNames?: unknown }; kind?: unknown };
+  const m = model as { threshold?: unknown; detector?: { kind?: unknown; params?: unknown }; recipe?: { featureNames?: unknown; training?: { rows?: unknown; sampledFrom?: unknown } }; kind?: unknown };
   if (!m.detector) {
     // A delegating (per-group) model has no detector of its own.
-    return { threshold: null, detector: typeof m.kind === 'string' ? m.kind : 'unknown', detectorParams: {}, featureNames: [] };
+    return { threshold: null, detector: typeof m.kind === 'string' ? m.kind : 'unknown', detectorParams: {}, featureNames: [], fittedOn: null };
   }
+  const training = m.recipe?.training;
   return {
     threshold: typeof m.threshold === 'number' ? m.threshold : null,
     detector: typeof m.detector.kind === 'string' ? m.detector.kind : 'unknown',
     detectorParams: m.detector.params && typeof m.detector.params === 'object' ? (m.detector.params as Record<string, unknown>) : {},
     featureNames: Array.isArray(m.recipe?.featureNames) ? m.recipe.featureNames.map(String) : [],
+    fittedOn: typeof training?.rows === 'number' ? { rows: training.rows, sampledFrom: typeof training.sampledFrom === 'number' ? training.sampledFrom : null } : null,
   };
 }
 
@@ -524,6 +528,21 @@ function list(xs: readonly (string | number)[], empty = 'none'): SafeHtml {
   return xs.length ? html`${xs.map((x, i) => html`${i ? ', ' : ''}<code>${String(x)}</code>`)}` : html`<span class="muted">${empty}</span>`;
 }
 
+/** The rows the detector was fitted on: normal ones only or all, and the sample's size. */
+function trainedOnText(req: RecordedRequest | null, rows: number | undefined): string {
+  const kind = req?.normalOnly ? 'normal training rows (label 0)' : 'training rows';
+  if (rows === undefined) return `the ${kind}`;
+  const sampled = req?.maxTrainRows !== undefined && rows >= req.maxTrainRows ? `, a seeded sample (at most ${req.maxTrainRows.toLocaleString('en-US')})` : '';
+  return `${rows.toLocaleString('en-US')} ${kind}${sampled}`;
+}
+
+/** How many training rows a recipe's statistics come from. */
+function fittedOnText(f: ModelSummary['fittedOn']): string {
+  if (!f) return '—';
+  const rows = `${f.rows.toLocaleString('en-US')} training rows`;
+  return f.sampledFrom === null ? rows : `${rows}, a seeded sample of ${f.sampledFrom.toLocaleString('en-US')} (the rows the model’s training sample was drawn from)`;
+}
+
 function recipeReadable(r: FeatureRecipe, model: ModelSummary | null): SafeHtml {
   return kv([
     ['Sensors', list(r.sensors)],
@@ -536,6 +555,7 @@ function recipeReadable(r: FeatureRecipe, model: ModelSummary | null): SafeHtml 
     ['One-hot columns', list(r.categoricals)],
     ['Missing values', r.fill === 'mean' ? 'filled with the training mean' : r.fill === 'zero' ? 'filled with 0' : 'row dropped'],
     ['Standardized', r.standardize ? 'yes (training mean and std)' : 'no'],
+    ['Statistics from', fittedOnText(model?.fittedOn ?? null)],
     ['Features', model?.featureNames.length ? html`${model.featureNames.length} <details class="inline"><summary>names</summary>${list(model.featureNames)}</details>` : '—'],
   ]);
 }
@@ -665,7 +685,7 @@ ${run.error ? html`<p class="error">${run.status === 'cancelled' ? 'Cancelled' :
     ['Evaluated on', req?.evalDataset ? html`all rows of ${req.evalDataset}` : 'the test split'],
     ['Label', req?.label === null ? 'none (unlabelled)' : (req?.label ?? '—')],
     ['Split', splitText(req?.split)],
-    ['Fitted on', req?.normalOnly ? 'normal training rows only (label 0)' : 'all training rows'],
+    ['Trained on', trainedOnText(req, run.metrics.train_rows)],
     ['Threshold', thresholdText(req?.threshold, model?.threshold ?? ev?.threshold)],
   ])}
 <h4>Parameters</h4>${paramsTable(detectorParams)}</div>

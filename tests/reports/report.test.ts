@@ -75,7 +75,8 @@ beforeAll(async () => {
   evil = await train({ dataset: 'fleet', detector: 'isolation-forest', seed: 7, experiment: EXPERIMENT, runName: EVIL, params: { n_trees: 60 } });
   await api()['runs.update']({ runId: evil.id, notes: NOTES, tags: ['<b>bold</b>', 'baseline'] });
   evil = await api()['runs.get']({ runId: evil.id });
-  plain = await train({ dataset: 'fleet', detector: 'robust-z', seed: 2, experiment: EXPERIMENT, runName: "robust z, o'clock" });
+  // Fewer training rows than the split gives: its recipe is fitted on a sample (the report says so).
+  plain = await train({ dataset: 'fleet', detector: 'robust-z', seed: 2, experiment: EXPERIMENT, runName: "robust z, o'clock", maxTrainRows: 1000 });
   other = await train({ dataset: 'fleet', detector: 'pca', seed: 3, experiment: 'elsewhere' });
 }, 240_000);
 
@@ -119,6 +120,10 @@ describe('HTML report content', () => {
     expect(html).toContain(escapeHtml(`--name ${shellQuote(EVIL)}`));
     expect(html).toContain('ROC AUC <code class="key">roc_auc</code>');
     expect(html).toContain('Feature recipe');
+    // How many rows the recipe's statistics come from: all training rows, or the sample the model's rows were drawn from.
+    expect(html).toMatch(/<dt>Statistics from<\/dt><dd>3,\d{3} training rows<\/dd>/);
+    expect(html).toMatch(/<dt>Statistics from<\/dt><dd>1,\d{3} training rows, a seeded sample of 3,\d{3} \(the rows the model’s training sample was drawn from\)<\/dd>/);
+    expect(html).toContain('<dt>Trained on</dt><dd>1,000 training rows, a seeded sample (at most 1,000)</dd>');
     expect(html).toContain('Top anomalies');
     expect(html).toContain('Confusion matrix');
     expect(html).toContain('contamination 2.00%');
