@@ -208,9 +208,10 @@ function baseSql(
 /**
  * The streaming query of a raw pass and the positions of its output columns: every row of
  * the groups holding a row of interest, sorted by (group, time, rowid), with the sensor readings (features are computed in JS,
- * kernel.ts), the keep and flag predicates packed as bits of one column, and 53 bits of the
- * group's hash, which tell where a group starts. Fewer columns matter: reading a column of a
- * chunk is a native call that costs more than its copy.
+ * kernel.ts), the keep and flag predicates packed as bits of one column, and a number that
+ * tells where a group starts: the group's code when a sort key codes its one group column, else
+ * 53 bits of the group's hash. Fewer columns matter: reading a column of a chunk is a native call
+ * that costs more than its copy, and DuckDB makes each one.
  */
 function rawSql(q: RawQuery, part: string | null = null): { sql: string; layout: { sensors: number; group: number; cats: number; extras: number; bits: number; numbers: number[] } } {
   const groups = q.columns.groups.length;
@@ -225,8 +226,12 @@ function rawSql(q: RawQuery, part: string | null = null): { sql: string; layout:
     outer.push(`CAST(${[...(q.keep === null ? [] : ['CAST(__keep AS INTEGER)']), ...q.flags.map((_, i) => `CAST(__y${i} AS INTEGER) * ${2 ** (i + shift)}`)].join(' + ')} AS DOUBLE)`);
   }
   const groupPos = groups ? pos++ : -1;
-  // The hash's top 53 bits fit a DOUBLE exactly; neighbouring groups in the sort share them with odds of 2^-53.
-  if (groups) outer.push(`CAST(hash(${gcols.join(', ')}) >> 11 AS DOUBLE)`);
+  // One group column coded by a sort key (an ENUM's codes, prepare.ts): the code itself, NULL as −1
+  // (no text hashed, and a number asking for the code is not streamed again: .scratch-perf/passcost.mts).
+  // Otherwise the hash's top 53 bits, which fit a DOUBLE exactly; neighbouring groups in the sort share them with odds of 2^-53.
+  const groupKey = groups === 1 ? q.sortKeys?.[q.columns.groups[0]!] : undefined;
+  if (groupKey !== undefined) outer.push(`coalesce(CAST(__k0 AS DOUBLE), -1)`);
+  else if (groups) outer.push(`CAST(hash(${gcols.join(', ')}) >> 11 AS DOUBLE)`);
   const sensorPos = pos;
   q.sensors.forEach((_, j) => {
     // NaN instead of NULL: vectors without a validity mask read several times faster.
@@ -243,9 +248,11 @@ function rawSql(q: RawQuery, part: string | null = null): { sql: string; layout:
     outer.push(`__x${i}`);
     pos++;
   });
-  // A number that is the literal NULL (no such column) is not streamed: it reads as NaN.
+  // A number that is the literal NULL (no such column) is not streamed: it reads as NaN (−1). One
+  // that is the group's code reads the group column, its −1 as NaN (−2).
   const numPos = (q.numbers ?? []).map((e, i) => {
     if (/^\s*NULL\s*$/i.test(e)) return -1;
+    if (groupKey !== undefined && e === groupKey) return -2;
     outer.push(`coalesce(__z${i}, CAST('NaN' AS DOUBLE))`);
     return pos++;
   });
@@ -352,8 +359,14 @@ async function* rawChunks(ws: Workspace, q: RawQuery, signal?: AbortSignal): Asy
     result.fetchChunk().catch((err: unknown) => {
       throw wrapDuckError(err, q.dataset, signal);
     });
-  /** Everything of a chunk but its features. */
-  const rest = (chunk: DuckDBDataChunk, n: number): Omit<RawChunk, 'n' | 'feats'> => {
+  /** A group column of codes (−1 = NULL) as numbers (NaN = NULL), copied: the kernel thread takes the column. */
+  const codesOf = (gid: Float64Array, n: number): Float64Array => {
+    const out = new Float64Array(n);
+    for (let i = 0; i < n; i++) out[i] = gid[i] === -1 ? NaN : gid[i]!;
+    return out;
+  };
+  /** Everything of a chunk but its features (`gid`: its group column, read already). */
+  const rest = (chunk: DuckDBDataChunk, n: number, gid: Float64Array | null): Omit<RawChunk, 'n' | 'feats'> => {
     const keep = q.keep === null ? null : new Uint8Array(n);
     const flags = q.flags.map(() => new Uint8Array(n));
     if (layout.bits >= 0) {
@@ -371,7 +384,7 @@ async function* rawChunks(ws: Workspace, q: RawQuery, signal?: AbortSignal): Asy
       // Text extras cost a string per value: read them for rows of interest only.
       extras: q.extras.map((_, i) => readPlain(chunk, layout.extras + i, n, keep)),
       flags,
-      numbers: layout.numbers.map((col) => (col < 0 ? nans.subarray(0, n) : readDoubles(chunk, col, n))),
+      numbers: layout.numbers.map((col) => (col === -1 ? nans.subarray(0, n) : col === -2 ? codesOf(gid!, n) : readDoubles(chunk, col, n))),
     };
   };
   /** Which rows of a chunk need their features (a copy: the kernel thread takes it); null = all. */
@@ -412,7 +425,7 @@ async function* rawChunks(ws: Workspace, q: RawQuery, signal?: AbortSignal): Asy
         if (n > nans.length) nans = new Float64Array(n).fill(NaN);
         const readings = Array.from({ length: S }, (_, s) => readDoubles(chunk, layout.sensors + s, n));
         const gid = layout.group >= 0 ? readDoubles(chunk, layout.group, n) : null;
-        const other = rest(chunk, n);
+        const other = rest(chunk, n, gid);
         if (q.inOrder) checkOrder(other.rid, n);
         const feats = kernel.features(n, readings, gid, needOf(other, n));
         feats.catch(() => undefined);

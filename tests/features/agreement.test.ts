@@ -608,6 +608,52 @@ describe('a fit pass split into parts by ranges of the group column', () => {
       expect(split.rows.length).toBe(info.rowCount);
       expect(split.rows).toEqual(whole.rows);
       expect(split.fitted).toEqual(whole.fitted);
+      // Groups sorted and told apart by ENUM codes (as a preparation does), the code also asked for as a
+      // number: the same rows and features, the code read from the group column (NULL → NaN).
+      await ws.run(`CREATE TYPE fleetlens.test_dev AS ENUM (SELECT DISTINCT device_id FROM fleet_parts WHERE device_id IS NOT NULL ORDER BY 1)`);
+      const code = `enum_code(CAST("fleet_parts"."device_id"::VARCHAR AS fleetlens.test_dev))`;
+      const expected = new Map((await ws.query(`SELECT rowid AS rid, ${code} AS c FROM fleet_parts`)).map((r) => [Number(r.rid), r.c === null ? NaN : Number(r.c)]));
+      const byDevice = everything(defaultRecipe(info), { groupBy: 'device' });
+      const plain: number[][] = [];
+      await fitPass(ws, 'fleet_parts', byDevice, {
+        trainFilter: `timestamp <= '${SPLIT}'`,
+        flags: [`timestamp > '${SPLIT}'`],
+        onRows: (c) => {
+          for (let i = 0; i < c.n; i++) plain.push([c.rid[i]!, c.train[i]!, c.flags[0]![i]!, ...c.feats.subarray(i * c.numeric, (i + 1) * c.numeric)]);
+        },
+      });
+      const coded: number[][] = [];
+      const codes: number[] = [];
+      const sqls: string[] = [];
+      const connect = ws.connect.bind(ws);
+      ws.connect = async () => {
+        const con = await connect();
+        const stream = con.stream.bind(con);
+        con.stream = ((sql: string, ...rest: unknown[]) => (sqls.push(sql), (stream as (...a: unknown[]) => ReturnType<typeof stream>)(sql, ...rest))) as typeof con.stream;
+        return con;
+      };
+      try {
+        await fitPass(ws, 'fleet_parts', byDevice, {
+          trainFilter: `timestamp <= '${SPLIT}'`,
+          flags: [`timestamp > '${SPLIT}'`],
+          numbers: [code],
+          sortKeys: { device_id: code },
+          onRows: (c) => {
+            for (let i = 0; i < c.n; i++) {
+              coded.push([c.rid[i]!, c.train[i]!, c.flags[0]![i]!, ...c.feats.subarray(i * c.numeric, (i + 1) * c.numeric)]);
+              codes.push(c.numbers[0]![i]!);
+            }
+          },
+        });
+      } finally {
+        ws.connect = connect;
+      }
+      expect(sqls.length).toBeGreaterThanOrEqual(4);
+      expect(sqls.every((q) => !q.includes('hash(')), 'groups told apart by their codes, not hashes').toBe(true);
+      expect(plain.length).toBe(info.rowCount);
+      expect(coded).toEqual(plain);
+      expect(codes).toEqual(coded.map((r) => expected.get(r[0]!)));
+      expect(codes.some((c) => Number.isNaN(c))).toBe(true);
       // Cancelled mid-pass, with chunks in flight to the kernel thread: CANCELLED, and the next pass runs.
       const abort = new AbortController();
       let seen = 0;
