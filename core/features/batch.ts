@@ -608,7 +608,9 @@ export async function fitPass(ws: Workspace, dataset: string, recipe: FeatureRec
 
   // Stream the training rows and the flagged ones; the first flag marks training rows, then (with
   // a sample) the rows fitted on. Rows of neither the fit nor a flag only carry history.
-  const fitFlags = sample === null ? [keep ?? 'true'] : [keep ?? 'true', `${keep === null ? '' : `(${keep}) AND `}(${sample})`];
+  const fitFlags = sample === null ? [keep ?? 'true'] : [keep ?? 'true', fitCond];
+  /** The flag of the rows fitted on; it and the later flags are the rows whose features are read. */
+  const fitFlag = fitFlags.length - 1;
   const allFlags = [...fitFlags, ...flags];
   const anyFlag = keep === null ? null : [keep, ...flags].map((f) => `(${f})`).join(' OR ');
   const sensorVals = recipe.sensors.map((s) => `CASE WHEN isfinite(CAST(${ident(s)} AS DOUBLE)) THEN CAST(${ident(s)} AS DOUBLE) END`);
@@ -662,8 +664,8 @@ export async function fitPass(ws: Workspace, dataset: string, recipe: FeatureRec
     categories,
     extras,
     flags: allFlags,
-    // Without a sample, every training row's features feed the fit (and every row's, with no trainFilter).
-    needFlags: sample === null ? (keep === null ? undefined : allFlags.map((_, i) => i)) : allFlags.map((_, i) => i).slice(1),
+    // With neither a trainFilter nor a sample, every row's features feed the fit.
+    needFlags: keep === null && sample === null ? undefined : allFlags.map((_, i) => i).slice(fitFlag),
     numbers: opts.numbers ?? [],
     join,
     parts,
@@ -686,7 +688,7 @@ export async function fitPass(ws: Workspace, dataset: string, recipe: FeatureRec
   const width = k + categories.reduce((a, c) => a + c.values.length + (c.other ? 1 : 0), 0);
   let used = 0;
   for await (const c of rawChunks(ws, q, signal)) {
-    const isFit = c.flags[fitFlags.length - 1]!;
+    const isFit = c.flags[fitFlag]!;
     const feats = c.feats;
     for (let i = 0; i < c.n; i++) {
       if (isFit[i] !== 1) continue;
@@ -714,7 +716,7 @@ export async function fitPass(ws: Workspace, dataset: string, recipe: FeatureRec
         rid: c.rid,
         train: c.flags[0]!,
         fit: isFit,
-        flags: c.flags.slice(fitFlags.length),
+        flags: c.flags.slice(fitFlag + 1),
         numbers: c.numbers,
         extra,
         feats,

@@ -73,7 +73,7 @@ export function giveShared(buffers: ArrayBufferLike[]): void {
     k.timer.unref();
     kept.push(k);
   }
-  let total = kept.reduce((s, k) => s + k.buf.byteLength, 0);
+  let total = keptSharedBytes();
   while (total > MAX_KEPT_BYTES && kept.length) {
     total -= kept[0]!.buf.byteLength;
     drop(kept[0]!);
