@@ -4,7 +4,7 @@ import { WorkbenchError } from '../../core/api/errors.ts';
 import { orderSettled, storedOrder } from '../../core/data/order.ts';
 import { ident } from '../../core/workspace/workspace.ts';
 import type { Workspace } from '../../core/workspace/workspace.ts';
-import { fitPass, fitRecipe, groupPartitions, RAW_PASS, streamFeatures, type FeatureChunk, type StreamFeaturesOptions } from '../../core/features/batch.ts';
+import { fitPass, fitRecipe, groupPartitions, RAW_PASS, streamFeatures, type FeatureChunk, type FitPassRows, type StreamFeaturesOptions } from '../../core/features/batch.ts';
 import { createOnlineFeaturizer, type OnlineEvent } from '../../core/features/online.ts';
 import { defaultRecipe, planFeatures, type FeatureRecipe, type FittedRecipe } from '../../core/features/recipe.ts';
 import { CMAPSS_COLUMNS, CMAPSS_TRAIN, HAVE_CMAPSS, ROOT, tempDir } from '../helpers/tmp.ts';
@@ -427,6 +427,12 @@ describe('training split', () => {
     expect(e5.message).toBe("recipe names column 'tmp' which dataset 'fleet' does not have");
     const e6 = await err(fitRecipe(ws, 'fleet', defaultRecipe(info), { signal: AbortSignal.abort() }));
     expect(e6.code).toBe('CANCELLED');
+    // A sample of the training rows to fit on: checked like the filter, and an empty one is named.
+    const e7 = await err(fitPass(ws, 'fleet', defaultRecipe(info), { trainFilter: `timestamp <= '${SPLIT}'`, fitSample: 'no_such_column > 3' }));
+    expect(e7.message).toMatch(/^fitSample is not a valid SQL predicate over dataset 'fleet': /);
+    const [{ n }] = (await ws.query(`SELECT count(*) AS n FROM fleet WHERE timestamp <= '${SPLIT}'`)) as [{ n: number }];
+    const e8 = await err(fitPass(ws, 'fleet', defaultRecipe(info), { trainFilter: `timestamp <= '${SPLIT}'`, fitSample: 'false' }));
+    expect(e8.message).toBe(`fitSample selects none of the ${Number(n)} training rows of dataset 'fleet'`);
   });
 });
 
@@ -574,6 +580,24 @@ describe('online featurizer state', () => {
   });
 });
 
+/** One streamed row of a fit pass as plain numbers: rowid, training flag, first flag, features. */
+function passRow(c: FitPassRows, i: number): number[] {
+  return [c.rid[i]!, c.train[i]!, c.flags[0]![i]!, ...c.feats.subarray(i * c.numeric, (i + 1) * c.numeric)];
+}
+
+/** Record the SQL of every query streamed on the workspace's new connections until `restore`. */
+function recordStreams(): { sqls: string[]; restore: () => void } {
+  const sqls: string[] = [];
+  const connect = ws.connect.bind(ws);
+  ws.connect = async () => {
+    const con = await connect();
+    const stream = con.stream.bind(con);
+    con.stream = ((sql: string, ...rest: unknown[]) => (sqls.push(sql), (stream as (...a: unknown[]) => ReturnType<typeof stream>)(sql, ...rest))) as typeof con.stream;
+    return con;
+  };
+  return { sqls, restore: () => (ws.connect = connect) };
+}
+
 describe('a fit pass split into parts by ranges of the group column', () => {
   it('streams the rows, order and features of the single sorted query; NULL groups in the last part', async () => {
     await importFleet('fleet_parts');
@@ -587,7 +611,7 @@ describe('a fit pass split into parts by ranges of the group column', () => {
         trainFilter: `timestamp <= '${SPLIT}'`,
         flags: [`timestamp > '${SPLIT}'`],
         onRows: (c) => {
-          for (let i = 0; i < c.n; i++) rows.push([c.rid[i]!, c.train[i]!, c.flags[0]![i]!, ...c.feats.subarray(i * c.numeric, (i + 1) * c.numeric)]);
+          for (let i = 0; i < c.n; i++) rows.push(passRow(c, i));
         },
       });
       return { fitted, rows };
@@ -619,19 +643,12 @@ describe('a fit pass split into parts by ranges of the group column', () => {
         trainFilter: `timestamp <= '${SPLIT}'`,
         flags: [`timestamp > '${SPLIT}'`],
         onRows: (c) => {
-          for (let i = 0; i < c.n; i++) plain.push([c.rid[i]!, c.train[i]!, c.flags[0]![i]!, ...c.feats.subarray(i * c.numeric, (i + 1) * c.numeric)]);
+          for (let i = 0; i < c.n; i++) plain.push(passRow(c, i));
         },
       });
       const coded: number[][] = [];
       const codes: number[] = [];
-      const sqls: string[] = [];
-      const connect = ws.connect.bind(ws);
-      ws.connect = async () => {
-        const con = await connect();
-        const stream = con.stream.bind(con);
-        con.stream = ((sql: string, ...rest: unknown[]) => (sqls.push(sql), (stream as (...a: unknown[]) => ReturnType<typeof stream>)(sql, ...rest))) as typeof con.stream;
-        return con;
-      };
+      const { sqls, restore } = recordStreams();
       try {
         await fitPass(ws, 'fleet_parts', byDevice, {
           trainFilter: `timestamp <= '${SPLIT}'`,
@@ -640,13 +657,13 @@ describe('a fit pass split into parts by ranges of the group column', () => {
           sortKeys: { device_id: code },
           onRows: (c) => {
             for (let i = 0; i < c.n; i++) {
-              coded.push([c.rid[i]!, c.train[i]!, c.flags[0]![i]!, ...c.feats.subarray(i * c.numeric, (i + 1) * c.numeric)]);
+              coded.push(passRow(c, i));
               codes.push(c.numbers[0]![i]!);
             }
           },
         });
       } finally {
-        ws.connect = connect;
+        restore();
       }
       expect(sqls.length).toBeGreaterThanOrEqual(4);
       expect(sqls.every((q) => !q.includes('hash(')), 'groups told apart by their codes, not hashes').toBe(true);
@@ -678,14 +695,7 @@ describe('a dataset stored in the order of its feature pass', () => {
     const info = await wb.api['datasets.get']({ name: 'fleet_ord' });
     const recipe = everything(defaultRecipe(info), { groupBy: 'trip' });
     // The streamed SQL tells which way a pass went.
-    const sqls: string[] = [];
-    const connect = ws.connect.bind(ws);
-    ws.connect = async () => {
-      const con = await connect();
-      const stream = con.stream.bind(con);
-      con.stream = ((sql: string, ...rest: unknown[]) => (sqls.push(sql), (stream as (...a: unknown[]) => ReturnType<typeof stream>)(sql, ...rest))) as typeof con.stream;
-      return con;
-    };
+    const { sqls, restore } = recordStreams();
     const pass = async (): Promise<{ fitted: FittedRecipe; rows: number[][]; sql: string }> => {
       const rows: number[][] = [];
       sqls.length = 0;
@@ -693,7 +703,7 @@ describe('a dataset stored in the order of its feature pass', () => {
         trainFilter: `timestamp <= '${SPLIT}'`,
         flags: [`timestamp > '${SPLIT}'`],
         onRows: (c) => {
-          for (let i = 0; i < c.n; i++) rows.push([c.rid[i]!, c.train[i]!, c.flags[0]![i]!, ...c.feats.subarray(i * c.numeric, (i + 1) * c.numeric)]);
+          for (let i = 0; i < c.n; i++) rows.push(passRow(c, i));
         },
       });
       return { fitted, rows, sql: sqls.join('\n') };
@@ -714,7 +724,7 @@ describe('a dataset stored in the order of its feature pass', () => {
       expect(sorted.fitted).toEqual(stored.fitted);
     } finally {
       RAW_PASS.partRows = saved;
-      ws.connect = connect;
+      restore();
     }
     // A replace sorts again; an append puts rows after the sorted ones, so the order is no longer claimed.
     await wb.api['datasets.import']({ dataset: 'fleet_ord', files: [FLEET_CSV], mode: 'replace' });
