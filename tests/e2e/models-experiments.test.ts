@@ -212,8 +212,10 @@ describe.skipIf(!HAVE_CHROMIUM)('Models and Experiments pages', () => {
     await page.getByTestId('repeat-start').click();
     await page.locator('[data-testid="recent-run"]', { hasText: '× 3 seeds' }).waitFor();
 
-    // The page opens on the most recent experiment (the repeats) and the click picks issue6 before
-    // that list arrives: held back here, the repeats' late answer must not replace issue6's runs.
+    // The page opens on the repeats and the click picks issue6 before that list arrives: held back
+    // here, the repeats' late answer must not replace issue6's runs. The hash names the repeats: which
+    // experiment is "most recent" depends on when the sweep's trials start, and a slow machine starts
+    // them after the repeats.
     let delivered = false;
     await page.route('**/api/runs.list', async (route) => {
       const body = route.request().postData() ?? '';
@@ -222,7 +224,7 @@ describe.skipIf(!HAVE_CHROMIUM)('Models and Experiments pages', () => {
       await route.continue();
       delivered = true;
     });
-    await page.getByTestId('nav-experiments').click();
+    await page.evaluate(() => (location.hash = '#/experiments/issue6-repeats'));
     await page.locator('[data-testid="experiment-item"][data-name="issue6"]').click();
     await page.getByTestId('runs-table').waitFor();
     await expect.poll(() => delivered, { timeout: 10_000 }).toBe(true);
