@@ -56,6 +56,20 @@ describe('bulk appends of typed columns', () => {
     await expect(ws.query(`SELECT count(*) FROM temp.main.staged`)).rejects.toThrow(/staged/);
   });
 
+  it('appends all rows or none: a failure after the appender has flushed some leaves the table as it was', async () => {
+    // The appender flushes every 204,800 rows; the duplicate key at row 300,000 fails the second flush.
+    const n = 300_001;
+    const keys = Int32Array.from({ length: n }, (_, i) => i);
+    keys[n - 1] = 7;
+    await ws.run(`CREATE TABLE fleetlens.keyed (k INTEGER PRIMARY KEY, d DOUBLE)`);
+    await ws.run(`INSERT INTO fleetlens.keyed VALUES (-1, 0)`);
+    await expect(appendColumns(ws, 'fleetlens', 'keyed', [keys, new Float64Array(n)], n)).rejects.toThrow(/[Dd]uplicate key/);
+    expect(await ws.query(`SELECT count(*)::INTEGER AS n, min(k) AS k FROM fleetlens.keyed`)).toEqual([{ n: 1, k: -1 }]);
+    // The connection's transaction ended with the failure: the next append goes in.
+    await appendColumns(ws, 'fleetlens', 'keyed', [keys, new Float64Array(n)], n - 1);
+    expect((await ws.query(`SELECT count(*)::INTEGER AS n FROM fleetlens.keyed`))[0]!.n).toBe(n);
+  });
+
   it('fills an ENUM column with value indexes, and refuses a column numbers cannot fill', async () => {
     await ws.run(`CREATE TABLE fleetlens.coded (e ENUM('x', 'y', 'z'), d DOUBLE)`);
     await appendColumns(ws, 'fleetlens', 'coded', [Uint8Array.from([2, 0, 1]), Float64Array.from([1, 2, 3])], 3);
