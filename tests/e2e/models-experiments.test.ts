@@ -224,7 +224,7 @@ describe.skipIf(!HAVE_CHROMIUM)('Models and Experiments pages', () => {
       await route.continue();
       delivered = true;
     });
-    await page.evaluate(() => (location.hash = '#/experiments/issue6-repeats'));
+    await page.evaluate(`location.hash = '#/experiments/issue6-repeats'`);
     await page.locator('[data-testid="experiment-item"][data-name="issue6"]').click();
     await page.getByTestId('runs-table').waitFor();
     await expect.poll(() => delivered, { timeout: 10_000 }).toBe(true);
