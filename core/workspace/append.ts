@@ -4,7 +4,7 @@
  */
 import { DuckDBDataChunk, type DuckDBAppender, type DuckDBConnection } from '@duckdb/node-api';
 import bindings from '@duckdb/node-bindings';
-import type { Workspace } from './workspace.ts';
+import { inTransaction, type Workspace } from './workspace.ts';
 
 /** Append typed columns to `schema`.`table` of the workspace, on a connection of its own. */
 export async function appendColumns(ws: Workspace, schema: string, table: string, columns: AppendColumn[], n: number): Promise<void> {
@@ -32,14 +32,7 @@ export type AppendColumn = Int32Array | Float64Array | Uint8Array | Uint16Array 
  * runs off the event loop, 0.25–0.3 s (measured at 10M rows, .scratch-perf/cputl.mts).
  */
 export async function appendColumnsOn(con: DuckDBConnection, at: { catalog?: string; schema: string; table: string }, columns: AppendColumn[], n: number): Promise<void> {
-  await con.run('BEGIN TRANSACTION');
-  try {
-    await appendAll(con, at, columns, n);
-    await con.run('COMMIT');
-  } catch (err) {
-    await con.run('ROLLBACK').catch(() => undefined);
-    throw err;
-  }
+  await inTransaction(con, () => appendAll(con, at, columns, n));
 }
 
 async function appendAll(con: DuckDBConnection, at: { catalog?: string; schema: string; table: string }, columns: AppendColumn[], n: number): Promise<void> {

@@ -46,6 +46,19 @@ CREATE TABLE IF NOT EXISTS fleetlens.rejects (
 );
 `;
 
+/** Run `work` in one transaction on `con` (which must not be in one): committed when it resolves, rolled back when it throws. */
+export async function inTransaction<T>(con: DuckDBConnection, work: (con: DuckDBConnection) => Promise<T>): Promise<T> {
+  await con.run('BEGIN TRANSACTION');
+  try {
+    const out = await work(con);
+    await con.run('COMMIT');
+    return out;
+  } catch (err) {
+    await con.run('ROLLBACK').catch(() => undefined);
+    throw err;
+  }
+}
+
 /** Default workspace file in the platform's per-user app-data folder (what Electron calls userData). */
 export function defaultWorkspacePath(): string {
   if (process.env.FLEETLENS_HOME) return join(resolve(process.env.FLEETLENS_HOME), 'workspace.duckdb');
@@ -123,13 +136,7 @@ export class Workspace {
   async transaction<T>(work: (con: DuckDBConnection) => Promise<T>): Promise<T> {
     const con = await this.connect();
     try {
-      await con.run('BEGIN TRANSACTION');
-      const out = await work(con);
-      await con.run('COMMIT');
-      return out;
-    } catch (err) {
-      await con.run('ROLLBACK').catch(() => undefined);
-      throw err;
+      return await inTransaction(con, work);
     } finally {
       con.closeSync();
     }
