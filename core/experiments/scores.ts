@@ -9,11 +9,16 @@
  * Runs imported from an archive keep a plain `scores__<run>` table; readers see the
  * same columns either way.
  *
- * A rows table stores device and trip as ENUM columns (types `rowsdev__<preparation>` and
- * `rowstrip__<preparation>`, the names each preparation saw), so writing it appends
- * numbers only: no string is compressed, hashed or joined (at 3M rows the former
- * join of codes and names, re-sorted by position, took ~3 CPU-s of the trials' time).
- * The view reads them as VARCHAR, as it reads the older tables that stored the names.
+ * A rows table stores devices as an ENUM column (type `rowsdev__<preparation>`, the names the
+ * preparation saw) and trips as integer codes into a names table (`rowstrip__<preparation>`), so
+ * writing it appends numbers only: no string is compressed, hashed or joined (at 3M rows the former
+ * join of codes and names, re-sorted by position, took ~3 CPU-s of the trials' time). Trips are not
+ * an ENUM: DuckDB logs an ENUM column's values in the WAL once per row group it writes, and a 10M-row
+ * preparation's 59k trip names made that 21 MB, past the 16 MB that sets off a checkpoint, which then ran
+ * during the trials (~6 s, taking a core from the model workers). A view reads both as text, as it
+ * reads the older tables that stored the names or typed their trips; the trip lookup is a subquery,
+ * which DuckDB does not leave out when a query does not read trips (a scan of 3M rows grouped by
+ * device: ~140 ms against ~70 ms, measured; a join with the names was ~400 ms).
  *
  * A rows table lives while a preparation holds it or a view reads it: it is dropped,
  * with its types, by `dropUnusedRows`, after a preparation ends and after runs are deleted.
@@ -31,10 +36,14 @@ function valuesTable(runId: string): string {
   return `scorevals__${runId}`;
 }
 
-/** The ENUM types of rows table `rows` (rows__<id>): device names, trip names. */
-function rowsTypes(rows: string): [string, string] {
-  const id = rows.slice('rows__'.length);
-  return [`rowsdev__${id}`, `rowstrip__${id}`];
+/** The ENUM type of rows table `rows` (rows__<id>) holding device names. */
+function rowsDeviceType(rows: string): string {
+  return `rowsdev__${rows.slice('rows__'.length)}`;
+}
+
+/** The table of trip names (code, name) of rows table `rows`. */
+function rowsTripNames(rows: string): string {
+  return `rowstrip__${rows.slice('rows__'.length)}`;
 }
 
 /** Names made distinct, and the codes that indexed the given list re-pointed at them. */
@@ -52,16 +61,18 @@ function distinctNames(codes: Int32Array, names: string[]): { codes: Int32Array;
 
 /**
  * Write rows table `rows` (in schema fleetlens) for a preparation's test rows: rid, device, trip,
- * t, label in stream order. Device and trip are ENUM columns over the names, appended as indexes.
+ * t, label in stream order. Device is an ENUM column over the names, trip a code into the trip
+ * names table; both are appended as indexes.
  * Nothing is left behind when it fails.
  */
 export async function writeRowsTable(ws: Workspace, rows: string, t: Pick<TestRows, 'rows' | 'rid' | 'device' | 'devices' | 'trip' | 'trips' | 'time' | 'label'>): Promise<void> {
-  const [devType, tripType] = rowsTypes(rows);
+  const devType = rowsDeviceType(rows);
+  const tripNames = rowsTripNames(rows);
   const dev = distinctNames(t.device, t.devices);
   const trip = distinctNames(t.trip, t.trips);
   const con = await ws.connect();
   try {
-    // The names reach the types through a temporary table: a list of 100k trips is no SQL literal.
+    // The names reach the type and the table through a temporary table: a list of 100k trips is no SQL literal.
     await con.run(`CREATE TEMP TABLE names (kind VARCHAR, code INTEGER, name VARCHAR)`);
     const app = await con.createAppender('names', 'main', 'temp');
     for (const [kind, names] of [['d', dev.names], ['t', trip.names]] as const) {
@@ -73,10 +84,9 @@ export async function writeRowsTable(ws: Workspace, rows: string, t: Pick<TestRo
       });
     }
     app.closeSync();
-    for (const [type, kind] of [[devType, 'd'], [tripType, 't']] as const) {
-      await con.run(`CREATE TYPE fleetlens.${ident(type)} AS ENUM (SELECT name FROM temp.main.names WHERE kind = '${kind}' ORDER BY code)`);
-    }
-    await con.run(`CREATE TABLE fleetlens.${ident(rows)} (rid DOUBLE, device fleetlens.${ident(devType)}, trip fleetlens.${ident(tripType)}, t DOUBLE, label DOUBLE)`);
+    await con.run(`CREATE TYPE fleetlens.${ident(devType)} AS ENUM (SELECT name FROM temp.main.names WHERE kind = 'd' ORDER BY code)`);
+    await con.run(`CREATE TABLE fleetlens.${ident(tripNames)} AS SELECT code, name FROM temp.main.names WHERE kind = 't' ORDER BY code`);
+    await con.run(`CREATE TABLE fleetlens.${ident(rows)} (rid DOUBLE, device fleetlens.${ident(devType)}, trip INTEGER, t DOUBLE, label DOUBLE)`);
     // A NaN label (unknown) stays NaN here; the view reads it as NULL.
     await appendColumnsOn(con, { schema: 'fleetlens', table: rows }, [t.rid, dev.codes, trip.codes, t.time, t.label], t.rows);
   } catch (err) {
@@ -89,7 +99,9 @@ export async function writeRowsTable(ws: Workspace, rows: string, t: Pick<TestRo
 
 async function dropRowsTable(ws: Workspace, rows: string): Promise<void> {
   await ws.run(`DROP TABLE IF EXISTS fleetlens.${ident(rows)}`);
-  for (const type of rowsTypes(rows)) await ws.run(`DROP TYPE IF EXISTS fleetlens.${ident(type)}`);
+  await ws.run(`DROP TABLE IF EXISTS fleetlens.${ident(rowsTripNames(rows))}`);
+  // Types of both names, as rows tables written before trip names were a table also typed their trips.
+  for (const type of [rowsDeviceType(rows), rowsTripNames(rows)]) await ws.run(`DROP TYPE IF EXISTS fleetlens.${ident(type)}`);
 }
 
 /** Rows tables held by live preparations, per workspace. */
@@ -121,9 +133,12 @@ export async function writeRunScores(ws: Workspace, rows: string, runId: string,
   try {
     await ws.run(`CREATE OR REPLACE TABLE fleetlens.${ident(vals)} (score DOUBLE)`);
     await appendColumns(ws, 'fleetlens', vals, [scores], scores.length);
+    // Trip codes are read through their names table; the trip of an older rows table (text or ENUM) is cast.
+    const [tripCol] = await ws.query(`SELECT data_type AS t FROM duckdb_columns() WHERE schema_name = 'fleetlens' AND table_name = $rows AND column_name = 'trip'`, { rows });
+    const trip = tripCol?.t === 'INTEGER' ? `(SELECT n.name FROM fleetlens.${ident(rowsTripNames(rows))} n WHERE n.code = m.trip)` : 'm.trip::VARCHAR';
     // Casts and the NaN test are no-ops on a rows table from before ENUM columns (names, NULL labels).
     await ws.run(`CREATE OR REPLACE VIEW fleetlens.${ident(view)} AS
-      SELECT m.rid, m.device::VARCHAR AS device, m.trip::VARCHAR AS trip, m.t, CASE WHEN isnan(m.label) THEN NULL ELSE m.label END AS label,
+      SELECT m.rid, m.device::VARCHAR AS device, ${trip} AS trip, m.t, CASE WHEN isnan(m.label) THEN NULL ELSE m.label END AS label,
         s.score, s.score >= ${String(threshold)}::DOUBLE AS alarm
       FROM fleetlens.${ident(rows)} m POSITIONAL JOIN fleetlens.${ident(vals)} s`);
   } catch (err) {
@@ -154,10 +169,12 @@ export async function dropUnusedRows(ws: Workspace): Promise<void> {
     if (kept.has(t) || read.has(t)) kept.add(t);
     else await dropRowsTable(ws, t);
   }
-  // Types whose table is gone: a process killed between creating them and the table.
-  const keep = new Set([...kept].flatMap(rowsTypes));
+  // Names whose rows table is gone: a process killed between making them and the table.
+  const keep = new Set([...kept].flatMap((t) => [rowsDeviceType(t), rowsTripNames(t)]));
   const types = await ws.query(`SELECT type_name AS t FROM duckdb_types() WHERE schema_name = 'fleetlens' AND (type_name LIKE 'rowsdev\\_\\_%' ESCAPE '\\' OR type_name LIKE 'rowstrip\\_\\_%' ESCAPE '\\')`);
   for (const { t } of types) if (!keep.has(String(t))) await ws.run(`DROP TYPE IF EXISTS fleetlens.${ident(String(t))}`);
+  const names = await ws.query(`SELECT table_name AS t FROM duckdb_tables() WHERE schema_name = 'fleetlens' AND table_name LIKE 'rowstrip\\_\\_%' ESCAPE '\\'`);
+  for (const { t } of names) if (!keep.has(String(t))) await ws.run(`DROP TABLE IF EXISTS fleetlens.${ident(String(t))}`);
 }
 
 /** Value tables left without their view by a process killed between the two writes (call at startup). */
