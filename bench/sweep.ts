@@ -4,12 +4,14 @@
  * same run. Prints wall times, the speed-up (target ≥ 1.7× on 2 cores), the
  * engine process' peak RSS and how many data preparations the sweep made.
  *
- *   node --import tsx bench/sweep.ts [--rows 10000000] [--trials 16] [--space detector|recipe] [--rounds 2]
+ *   node --import tsx bench/sweep.ts [--rows 10000000] [--trials 16] [--space detector|recipe] [--rounds 4]
  *
  * --rounds: pool and one-worker sweeps alternate, pool first in odd rounds and last in even ones
  *   (ABBA), so a drift in the machine's speed weighs on both modes alike. The speed-up is the ratio
  *   of the modes' median wall times; every sweep is printed. On the 2-core VM this project is
- *   measured on, the same sweep varied by ±10% from run to run, most with both cores busy.
+ *   measured on, the same sweep varied by ±10% from run to run, most with both cores busy, and on some
+ *   days more: one 4-round run's one-worker sweeps took 131–177 s, so single rounds' speed-ups ranged
+ *   from 1.57× to 2.08×. Hence 4 rounds by default.
  *
  * --space detector (default): isolation-forest n_trees, sample_size and max_features. Every trial
  *   shares one data preparation (split, recipe fit, features), so the pool spreads the trials.
@@ -27,8 +29,8 @@ import { sharedStats } from '../core/util/shared-buffers.ts';
 const rows = Number(arg('rows', '10000000'));
 const trials = Number(arg('trials', '16'));
 const withRecipe = arg('space', 'detector') === 'recipe';
-const rounds = Number(arg('rounds', '2'));
-if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds must be a whole number ≥ 1, got '${arg('rounds', '2')}'`);
+const rounds = Number(arg('rounds', '4'));
+if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds must be a whole number ≥ 1, got '${arg('rounds', '4')}'`);
 const wsPath = join(RESULTS, `explore-${rows}.duckdb`);
 const wb = await createWorkbench({ workspace: wsPath, mode: 'in-process' });
 // The workspace file may be shared with other benches (bench/explore): import the fleet when it lacks it.
