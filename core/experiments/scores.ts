@@ -21,7 +21,7 @@
  * device: ~140 ms against ~70 ms, measured; a join with the names was ~400 ms).
  *
  * A rows table lives while a preparation holds it or a view reads it: it is dropped,
- * with its types, by `dropUnusedRows`, after a preparation ends and after runs are deleted.
+ * with its device type and trip names, by `dropUnusedRows`, after a preparation ends and after runs are deleted.
  */
 import type { TestRows } from '../models/trial.ts';
 import { appendColumns, appendColumnsOn } from '../workspace/append.ts';

@@ -166,33 +166,37 @@ describe('stored scores', () => {
     expect(await fleetlensTables('rows')).toEqual([]);
   });
 
+  /** Scores (0.7, 0.2; threshold 0.5) stored against an older rows table made by `setup`: the view's rows, read before the run and its rows go again. */
+  async function scoresOverOlderRows(rows: string, runId: string, setup: string[]): Promise<Record<string, unknown>[]> {
+    for (const sql of setup) await wb.workspace.run(sql);
+    await writeRunScores(wb.workspace, rows, runId, Float64Array.from([0.7, 0.2]), 0.5);
+    const got = await wb.workspace.query(`SELECT device, trip, label, alarm FROM fleetlens.${scoresTable(runId)}`);
+    await dropRunScores(wb.workspace, runId);
+    await dropUnusedRows(wb.workspace);
+    return got;
+  }
+
   it('reads a rows table written before ENUM columns (names as text, NULL labels) the same way', async () => {
-    await wb.workspace.run(`CREATE TABLE fleetlens.rows__00000000000000cc AS SELECT * FROM (VALUES (1.0::DOUBLE, 'd-1', 't-1', 5.0::DOUBLE, NULL::DOUBLE), (2.0, 'd-2', 't-1', 6.0, 1.0)) v(rid, device, trip, t, label)`);
-    await writeRunScores(wb.workspace, 'rows__00000000000000cc', 'oldrun', Float64Array.from([0.7, 0.2]), 0.5);
-    const got = await wb.workspace.query(`SELECT device, trip, label, alarm FROM fleetlens.${scoresTable('oldrun')}`);
+    const got = await scoresOverOlderRows('rows__00000000000000cc', 'oldrun', [
+      `CREATE TABLE fleetlens.rows__00000000000000cc AS SELECT * FROM (VALUES (1.0::DOUBLE, 'd-1', 't-1', 5.0::DOUBLE, NULL::DOUBLE), (2.0, 'd-2', 't-1', 6.0, 1.0)) v(rid, device, trip, t, label)`,
+    ]);
     expect(got).toEqual([
       { device: 'd-1', trip: 't-1', label: null, alarm: true },
       { device: 'd-2', trip: 't-1', label: 1, alarm: false },
     ]);
-    await dropRunScores(wb.workspace, 'oldrun');
-    await dropUnusedRows(wb.workspace);
     expect(await fleetlensTables('rows__')).toEqual([]);
   });
 
   it('reads and drops a rows table whose trips are an ENUM (written before trip names were a table)', async () => {
-    await wb.workspace.run(`CREATE TYPE fleetlens.rowsdev__00000000000000c2 AS ENUM ('d-1', 'd-2')`);
-    await wb.workspace.run(`CREATE TYPE fleetlens.rowstrip__00000000000000c2 AS ENUM ('t-1', 't-2')`);
-    await wb.workspace.run(
+    const got = await scoresOverOlderRows('rows__00000000000000c2', 'enumrun', [
+      `CREATE TYPE fleetlens.rowsdev__00000000000000c2 AS ENUM ('d-1', 'd-2')`,
+      `CREATE TYPE fleetlens.rowstrip__00000000000000c2 AS ENUM ('t-1', 't-2')`,
       `CREATE TABLE fleetlens.rows__00000000000000c2 AS SELECT rid, device::fleetlens.rowsdev__00000000000000c2 AS device, trip::fleetlens.rowstrip__00000000000000c2 AS trip, t, label FROM (VALUES (1.0::DOUBLE, 'd-1', 't-2', 5.0::DOUBLE, 'NaN'::DOUBLE), (2.0, 'd-2', 't-1', 6.0, 1.0)) v(rid, device, trip, t, label)`,
-    );
-    await writeRunScores(wb.workspace, 'rows__00000000000000c2', 'enumrun', Float64Array.from([0.7, 0.2]), 0.5);
-    const got = await wb.workspace.query(`SELECT device, trip, label, alarm FROM fleetlens.${scoresTable('enumrun')}`);
+    ]);
     expect(got).toEqual([
       { device: 'd-1', trip: 't-2', label: null, alarm: true },
       { device: 'd-2', trip: 't-1', label: 1, alarm: false },
     ]);
-    await dropRunScores(wb.workspace, 'enumrun');
-    await dropUnusedRows(wb.workspace);
     expect(await fleetlensTables('rows')).toEqual([]);
     expect(await fleetlensTypes()).toEqual([]);
   });
