@@ -270,6 +270,8 @@ export async function importArchive(deps: { workspace: Workspace; store: Experim
   };
   const counts = { runs: 0, artifacts: 0, scoreRows: 0 };
   const scored = new Set<string>();
+  // The artifacts table has no key (store.ts): a name twice for one run is refused here.
+  const named = new Set<string>();
 
   const taken = async (id: string, used: Set<string>): Promise<boolean> => {
     if (used.has(id)) return true;
@@ -368,6 +370,8 @@ export async function importArchive(deps: { workspace: Workspace; store: Experim
         if (r.type === 'artifact') {
           closeAppender();
           if (typeof r.name !== 'string' || typeof r.content !== 'string') throw corrupt(path, `invalid artifact record on line ${lineNo}`);
+          if (named.has(`${to}\n${r.name}`)) throw corrupt(path, `artifact '${r.name}' of run ${r.runId} appears twice`);
+          named.add(`${to}\n${r.name}`);
           let parsed: unknown;
           try {
             parsed = JSON.parse(r.content);

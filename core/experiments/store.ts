@@ -20,8 +20,24 @@ CREATE TABLE IF NOT EXISTS fleetlens.runs (
   dataset VARCHAR NOT NULL, fingerprint VARCHAR, app_version VARCHAR NOT NULL, error VARCHAR,
   progress DOUBLE NOT NULL, phase VARCHAR NOT NULL
 );
-CREATE TABLE IF NOT EXISTS fleetlens.artifacts (run_id VARCHAR NOT NULL, name VARCHAR NOT NULL, content VARCHAR NOT NULL, PRIMARY KEY (run_id, name));
+CREATE TABLE IF NOT EXISTS fleetlens.artifacts (run_id VARCHAR NOT NULL, name VARCHAR NOT NULL, content VARCHAR NOT NULL);
 `;
+
+/*
+ * The artifacts table has no key: one row per (run, name) is kept by putArtifacts, which replaces a name
+ * by delete and insert in one transaction, one write per run at a time (one engine opens a workspace).
+ * With a primary key, DuckDB's commit of a few artifacts grew with the rows already stored: with 400
+ * runs' artifacts (~300 kB each) 40–140 ms, with 2,000 up to 660 ms, and a sweep's other writes (its
+ * scores) kept it there; the first commit after opening the bench workspace took 1.1 s. Without the
+ * key, 2–9 ms at both sizes (measured, .scratch-perf/artscale.mts). Lookups by run scan two short
+ * text columns: well under a millisecond at 10k rows.
+ *
+ * DuckDB also keeps a deleted row's content in its row group, so deleting runs does not shrink the
+ * table: the bench workspace held 9,535 artifact rows, 22 of them live. tidyArtifacts rewrites the
+ * table at start-up when it still has the key (workspaces from before) or when the dead rows
+ * outnumber both the live ones and 1,024.
+ */
+const DEAD_ARTIFACTS_MIN = 1024;
 
 /** Short, sortable, collision-resistant run ids: time prefix + random suffix. */
 export function newRunId(): string {
@@ -46,12 +62,39 @@ function iso(v: Plain | undefined): string {
 
 export class ExperimentStore {
   private ready: Promise<void> | null = null;
+  /** The artifact write in progress per run: the next one for that run waits for it. */
+  private readonly artifactWrites = new Map<string, Promise<void>>();
 
   constructor(readonly ws: Workspace) {}
 
   private init(): Promise<void> {
-    this.ready ??= this.ws.run(SCHEMA);
+    this.ready ??= this.ws.run(SCHEMA).then(() => this.tidyArtifacts());
     return this.ready;
+  }
+
+  /**
+   * Rewrite fleetlens.artifacts without its former primary key, or without its dead rows when they
+   * are many (see the note on the table). Called once, when the store starts, before any write. One
+   * transaction: a killed process leaves the table as it was.
+   */
+  private async tidyArtifacts(): Promise<void> {
+    const [t] = await this.ws.query(
+      `SELECT (SELECT count(*) FROM duckdb_constraints() WHERE schema_name = 'fleetlens' AND table_name = 'artifacts' AND constraint_type = 'PRIMARY KEY') AS keyed,
+         (SELECT estimated_size FROM duckdb_tables() WHERE schema_name = 'fleetlens' AND table_name = 'artifacts') AS stored,
+         (SELECT count(*) FROM fleetlens.artifacts) AS live`,
+    );
+    const live = Number(t?.live ?? 0);
+    const dead = Number(t?.stored ?? 0) - live;
+    if (!(Number(t?.keyed ?? 0) > 0) && !(dead >= Math.max(DEAD_ARTIFACTS_MIN, live))) return;
+    await this.ws.transaction(async (con) => {
+      await con.run(`DROP TABLE IF EXISTS fleetlens.artifacts__tidy`);
+      await con.run(`CREATE TABLE fleetlens.artifacts__tidy (run_id VARCHAR NOT NULL, name VARCHAR NOT NULL, content VARCHAR NOT NULL)`);
+      await con.run(`INSERT INTO fleetlens.artifacts__tidy SELECT run_id, name, content FROM fleetlens.artifacts`);
+      await con.run(`DROP TABLE fleetlens.artifacts`);
+      await con.run(`ALTER TABLE fleetlens.artifacts__tidy RENAME TO artifacts`);
+    });
+    // The dead rows' blocks become free for reuse now, not at some later checkpoint.
+    await this.ws.run('CHECKPOINT');
   }
 
   async ensureExperiment(name: string): Promise<void> {
@@ -117,20 +160,28 @@ export class ExperimentStore {
 
   /**
    * Store several artifacts of a run in one transaction (on a connection of its own: the shared one
-   * interleaves its callers' statements), so they appear together or not at all. One commit, not one
-   * per artifact: a commit re-reads the rows before its own in their 2,048-row block of the artifacts
-   * table, big artifacts (models, evaluations) included, so in a workspace of a few hundred runs each
-   * commit costs 40–100 ms of CPU however small the artifact (measured, .scratch-perf/artgrow2.mts).
+   * interleaves its callers' statements), so they appear together or not at all; a name the run
+   * already has is replaced. Writes for one run go one after the other, so that two of them cannot
+   * both find a name absent and insert it twice.
    */
   async putArtifacts(runId: string, artifacts: Record<string, unknown>): Promise<void> {
     await this.init();
     const entries = Object.entries(artifacts);
     if (entries.length === 0) return;
-    await this.ws.transaction(async (con) => {
-      for (const [name, content] of entries) {
-        await con.run(`INSERT OR REPLACE INTO fleetlens.artifacts VALUES ($run, $name, $content)`, { run: runId, name, content: JSON.stringify(content) });
-      }
-    });
+    const write = (this.artifactWrites.get(runId) ?? Promise.resolve()).catch(() => undefined).then(() =>
+      this.ws.transaction(async (con) => {
+        for (const [name, content] of entries) {
+          await con.run(`DELETE FROM fleetlens.artifacts WHERE run_id = $run AND name = $name`, { run: runId, name });
+          await con.run(`INSERT INTO fleetlens.artifacts VALUES ($run, $name, $content)`, { run: runId, name, content: JSON.stringify(content) });
+        }
+      }),
+    );
+    this.artifactWrites.set(runId, write);
+    try {
+      await write;
+    } finally {
+      if (this.artifactWrites.get(runId) === write) this.artifactWrites.delete(runId);
+    }
   }
 
   async artifact(runId: string, name: string): Promise<unknown> {

@@ -138,6 +138,14 @@ describe('run archives', () => {
     expect((await dst.api['runs.list']({})).length).toBe(4);
   });
 
+  /** The archive text with its first artifact record repeated right after itself. */
+  const twiceArtifact = (text: string): string => {
+    const lines = text.split('\n');
+    const i = lines.findIndex((l) => l.startsWith('{"type":"artifact"'));
+    expect(i).toBeGreaterThan(0);
+    return [...lines.slice(0, i + 1), lines[i]!, ...lines.slice(i + 1)].join('\n');
+  };
+
   it('refuses a corrupt, truncated, tampered, foreign or newer file clearly and imports nothing', async () => {
     const raw = readFileSync(archive);
     const text = gunzipSync(raw).toString('utf8');
@@ -152,6 +160,8 @@ describe('run archives', () => {
       ['other.json.gz', gzipSync('{"hello":"world"}\n{"type":"run"}\n'), 'FILE_UNREADABLE', /not a Fleetlens run archive/],
       ['binary.gz', gzipSync(Buffer.alloc(200_000, 7)), 'FILE_UNREADABLE', /not a Fleetlens run archive/],
       ['newer.flrun', gzipSync(text.replace('"version":1', '"version":2')), 'FILE_UNREADABLE', /format version 2, newer than this Fleetlens reads/],
+      // Refused as it is read, before the checksum at the end is reached.
+      ['twice.flrun', gzipSync(twiceArtifact(text)), 'PARSE_FAILED', /artifact '[a-z_]+' of run [0-9a-z]+ appears twice/],
     ];
     for (const [name, content, code, message] of cases) {
       const e = await refused(dst.api['runs.importArchive']({ path: tmp.file(name, content) }));
