@@ -1,4 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { DuckDBAppender } from '@duckdb/node-api';
 import { join } from 'node:path';
 import { appendColumns, appendColumnsOn, chunkFor } from '../../core/workspace/append.ts';
 import { Workspace } from '../../core/workspace/workspace.ts';
@@ -99,5 +100,34 @@ describe('bulk appends of typed columns', () => {
     await appendColumns(ws, 'fleetlens', 'trips', [codes], codes.length);
     const got = await ws.query(`SELECT trip::VARCHAR AS t FROM fleetlens.trips ORDER BY rowid`);
     expect(got.map((r) => r.t)).toEqual([...codes].map((c) => `trip-${c}`));
+  });
+
+  it('lets the event loop turn while it appends, not only when it is done', async () => {
+    const n = 1_000_000;
+    await ws.run(`CREATE TABLE fleetlens.long (d DOUBLE)`);
+    // A ticker counting turns of the event loop, and the count each block is appended at.
+    let turns = 0;
+    let ticking = true;
+    const tick = (): void => {
+      turns++;
+      if (ticking) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const seen: number[] = [];
+    const original = DuckDBAppender.prototype.appendDataChunk;
+    const spy = vi.spyOn(DuckDBAppender.prototype, 'appendDataChunk').mockImplementation(function (this: DuckDBAppender, chunk) {
+      seen.push(turns);
+      original.call(this, chunk);
+    });
+    try {
+      await appendColumns(ws, 'fleetlens', 'long', [Float64Array.from({ length: n }, (_, i) => i)], n);
+    } finally {
+      ticking = false;
+      spy.mockRestore();
+    }
+    expect(seen).toHaveLength(Math.ceil(n / 2048));
+    // 489 blocks: the loop turned at least once between every 64 of them.
+    expect(new Set(seen).size).toBeGreaterThanOrEqual(Math.floor(n / 2048 / 64));
+    expect((await ws.query(`SELECT count(*)::INTEGER AS n, sum(d) AS s FROM fleetlens.long`))[0]).toEqual({ n, s: (n * (n - 1)) / 2 });
   });
 });
