@@ -11,6 +11,8 @@ import type { Workspace } from '../workspace/workspace.ts';
 import { dropRunScores, dropUnusedRows } from './scores.ts';
 import type { Plain } from '../workspace/values.ts';
 
+const ARTIFACT_COLUMNS = 'run_id VARCHAR NOT NULL, name VARCHAR NOT NULL, content VARCHAR NOT NULL';
+
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS fleetlens.experiments (name VARCHAR PRIMARY KEY, created_at TIMESTAMP NOT NULL);
 CREATE TABLE IF NOT EXISTS fleetlens.runs (
@@ -20,7 +22,7 @@ CREATE TABLE IF NOT EXISTS fleetlens.runs (
   dataset VARCHAR NOT NULL, fingerprint VARCHAR, app_version VARCHAR NOT NULL, error VARCHAR,
   progress DOUBLE NOT NULL, phase VARCHAR NOT NULL
 );
-CREATE TABLE IF NOT EXISTS fleetlens.artifacts (run_id VARCHAR NOT NULL, name VARCHAR NOT NULL, content VARCHAR NOT NULL);
+CREATE TABLE IF NOT EXISTS fleetlens.artifacts (${ARTIFACT_COLUMNS});
 `;
 
 /*
@@ -38,6 +40,15 @@ CREATE TABLE IF NOT EXISTS fleetlens.artifacts (run_id VARCHAR NOT NULL, name VA
  * outnumber both the live ones and 1,024.
  */
 const DEAD_ARTIFACTS_MIN = 1024;
+
+/** The rewrite of fleetlens.artifacts (its live rows into a table without a key), to run in one transaction. */
+export const REWRITE_ARTIFACTS_SQL = [
+  `DROP TABLE IF EXISTS fleetlens.artifacts__tidy`,
+  `CREATE TABLE fleetlens.artifacts__tidy (${ARTIFACT_COLUMNS})`,
+  `INSERT INTO fleetlens.artifacts__tidy SELECT run_id, name, content FROM fleetlens.artifacts`,
+  `DROP TABLE fleetlens.artifacts`,
+  `ALTER TABLE fleetlens.artifacts__tidy RENAME TO artifacts`,
+];
 
 /** Short, sortable, collision-resistant run ids: time prefix + random suffix. */
 export function newRunId(): string {
@@ -75,7 +86,8 @@ export class ExperimentStore {
   /**
    * Rewrite fleetlens.artifacts without its former primary key, or without its dead rows when they
    * are many (see the note on the table). Called once, when the store starts, before any write. One
-   * transaction: a killed process leaves the table as it was.
+   * transaction: a process killed before its commit leaves the table as it was, one killed after it
+   * leaves the rewrite in the write-ahead log, which DuckDB replays (tested).
    */
   private async tidyArtifacts(): Promise<void> {
     const [t] = await this.ws.query(
@@ -87,11 +99,7 @@ export class ExperimentStore {
     const dead = Number(t?.stored ?? 0) - live;
     if (!(Number(t?.keyed ?? 0) > 0) && !(dead >= Math.max(DEAD_ARTIFACTS_MIN, live))) return;
     await this.ws.transaction(async (con) => {
-      await con.run(`DROP TABLE IF EXISTS fleetlens.artifacts__tidy`);
-      await con.run(`CREATE TABLE fleetlens.artifacts__tidy (run_id VARCHAR NOT NULL, name VARCHAR NOT NULL, content VARCHAR NOT NULL)`);
-      await con.run(`INSERT INTO fleetlens.artifacts__tidy SELECT run_id, name, content FROM fleetlens.artifacts`);
-      await con.run(`DROP TABLE fleetlens.artifacts`);
-      await con.run(`ALTER TABLE fleetlens.artifacts__tidy RENAME TO artifacts`);
+      for (const sql of REWRITE_ARTIFACTS_SQL) await con.run(sql);
     });
     // The dead rows' blocks become free for reuse now, not at some later checkpoint.
     await this.ws.run('CHECKPOINT');

@@ -7,6 +7,7 @@ import { copyFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DuckDBInstance } from '@duckdb/node-api';
+import { ExperimentStore, REWRITE_ARTIFACTS_SQL } from '../../core/experiments/store.ts';
 import { Workspace } from '../../core/workspace/workspace.ts';
 import { ROOT, tempDir } from '../helpers/tmp.ts';
 
@@ -28,6 +29,26 @@ describe('Workspace.open after a killed process', () => {
     const ws = await Workspace.open(path);
     try {
       expect(await ws.query(`SELECT d::VARCHAR AS d FROM fleetlens.t_rows`)).toEqual([{ d: 'b' }]);
+    } finally {
+      await ws.close();
+    }
+  });
+
+  it("replays the start-up rewrite of the artifacts table when the process died before checkpointing it", async () => {
+    const path = tmp.file('tidy.duckdb');
+    const old = await Workspace.open(path);
+    // The artifacts table as workspaces from before had it: with a primary key.
+    await old.run(`CREATE TABLE fleetlens.artifacts (run_id VARCHAR NOT NULL, name VARCHAR NOT NULL, content VARCHAR NOT NULL, PRIMARY KEY (run_id, name))`);
+    await old.run(`INSERT INTO fleetlens.artifacts SELECT 'run' || i, 'model', '{"i":' || i || ',"pad":"' || repeat('y', 20000) || '"}' FROM range(300) r(i)`);
+    await old.close();
+    killAfter('workspace', path, ['BEGIN TRANSACTION', ...REWRITE_ARTIFACTS_SQL, 'COMMIT']);
+    expect(existsSync(`${path}.wal`)).toBe(true);
+    const ws = await Workspace.open(path);
+    try {
+      const store = new ExperimentStore(ws);
+      expect(await store.artifact('run7', 'model')).toEqual({ i: 7, pad: 'y'.repeat(20000) });
+      const [t] = await ws.query(`SELECT count(*)::INTEGER AS n, (SELECT count(*)::INTEGER FROM duckdb_constraints() WHERE table_name = 'artifacts' AND constraint_type = 'PRIMARY KEY') AS keys FROM fleetlens.artifacts`);
+      expect(t).toEqual({ n: 300, keys: 0 });
     } finally {
       await ws.close();
     }
