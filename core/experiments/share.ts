@@ -370,8 +370,9 @@ export async function importArchive(deps: { workspace: Workspace; store: Experim
         if (r.type === 'artifact') {
           closeAppender();
           if (typeof r.name !== 'string' || typeof r.content !== 'string') throw corrupt(path, `invalid artifact record on line ${lineNo}`);
-          if (named.has(`${to}\n${r.name}`)) throw corrupt(path, `artifact '${r.name}' of run ${r.runId} appears twice`);
-          named.add(`${to}\n${r.name}`);
+          const key = `${to}\n${r.name}`;
+          if (named.has(key)) throw corrupt(path, `artifact '${r.name}' of run ${r.runId} appears twice`);
+          named.add(key);
           let parsed: unknown;
           try {
             parsed = JSON.parse(r.content);

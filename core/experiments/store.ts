@@ -10,6 +10,7 @@ import type { DatasetFingerprint, ExperimentInfo, RunInfo, RunStatus } from './a
 import type { Workspace } from '../workspace/workspace.ts';
 import { dropRunScores, dropUnusedRows } from './scores.ts';
 import type { Plain } from '../workspace/values.ts';
+import { KeyedSerial } from '../util/keyed-serial.ts';
 
 const ARTIFACT_COLUMNS = 'run_id VARCHAR NOT NULL, name VARCHAR NOT NULL, content VARCHAR NOT NULL';
 
@@ -73,8 +74,8 @@ function iso(v: Plain | undefined): string {
 
 export class ExperimentStore {
   private ready: Promise<void> | null = null;
-  /** The artifact write in progress per run: the next one for that run waits for it. */
-  private readonly artifactWrites = new Map<string, Promise<void>>();
+  /** Artifact writes, one at a time per run. */
+  private readonly artifactWrites = new KeyedSerial();
 
   constructor(readonly ws: Workspace) {}
 
@@ -176,7 +177,7 @@ export class ExperimentStore {
     await this.init();
     const entries = Object.entries(artifacts);
     if (entries.length === 0) return;
-    const write = (this.artifactWrites.get(runId) ?? Promise.resolve()).catch(() => undefined).then(() =>
+    await this.artifactWrites.run(runId, () =>
       this.ws.transaction(async (con) => {
         for (const [name, content] of entries) {
           await con.run(`DELETE FROM fleetlens.artifacts WHERE run_id = $run AND name = $name`, { run: runId, name });
@@ -184,12 +185,6 @@ export class ExperimentStore {
         }
       }),
     );
-    this.artifactWrites.set(runId, write);
-    try {
-      await write;
-    } finally {
-      if (this.artifactWrites.get(runId) === write) this.artifactWrites.delete(runId);
-    }
   }
 
   async artifact(runId: string, name: string): Promise<unknown> {

@@ -10,6 +10,7 @@
  */
 import type { Worker } from 'node:worker_threads';
 import { WorkbenchError } from '../api/errors.ts';
+import { KeyedSerial } from '../util/keyed-serial.ts';
 import { startWorker } from '../util/workers.ts';
 import { createScorer, type LiveModel, type Scorer, type ScorerOptions } from './scorer.ts';
 import { batchTransfer, importStates, kindsOf, noScorer, prepareBatch, scoreBatch, takeSnapshot, type BatchResult, type PackedBatch, type ScoreOptions } from './score-batch.ts';
@@ -37,7 +38,7 @@ export interface ScoringEngine {
 export class InlineScoring implements ScoringEngine {
   private readonly scorers = new Map<string, Scorer>();
   /** Per scorer, the batch being scored: the next one waits for it (it may be loading state). */
-  private readonly chains = new Map<string, Promise<unknown>>();
+  private readonly chains = new KeyedSerial();
   constructor(
     private readonly model: LiveModel,
     private readonly options: ScorerOptions,
@@ -59,7 +60,7 @@ export class InlineScoring implements ScoringEngine {
 
   drop(key: string): void {
     this.scorers.delete(key);
-    this.chains.delete(key);
+    this.chains.forget(key);
   }
 
   seed(key: string, ids: string[]): void {
@@ -67,13 +68,7 @@ export class InlineScoring implements ScoringEngine {
   }
 
   score(key: string, batch: PackedBatch, opts: ScoreOptions, load: StateLoader): Promise<BatchResult> {
-    const prev = this.chains.get(key) ?? Promise.resolve();
-    const next = prev.then(
-      () => this.scoreNow(key, batch, opts, load),
-      () => this.scoreNow(key, batch, opts, load),
-    );
-    this.chains.set(key, next.catch(() => undefined));
-    return next;
+    return this.chains.run(key, () => this.scoreNow(key, batch, opts, load));
   }
 
   private async scoreNow(key: string, batch: PackedBatch, opts: ScoreOptions, load: StateLoader): Promise<BatchResult> {

@@ -56,13 +56,13 @@ async function appendAll(con: DuckDBConnection, at: { catalog?: string; schema: 
     if (!ArrayBuffer.isView(v.items) || v.items instanceof DataView) throw new Error(`column ${j} of ${at.table} (${String(app.columnType(j))}) cannot be appended from numbers`);
     return { flush: () => v.flush(), items: v.items as unknown as AppendColumn };
   });
-  for (let from = 0, k = 1; from < n; from += size, k++) {
+  for (let from = 0; from < n; from += size) {
     const m = Math.min(size, n - from);
     if (m !== chunk.rowCount) chunk.rowCount = m;
     // Appending is synchronous (DuckDB compresses a full row group inside the call): the event loop is
     // let go every YIELD_EVERY blocks, so other work (another trial starting, events to the UI) is not held
     // for the whole table: 3M scores took ~200 ms in one piece.
-    if (k % YIELD_EVERY === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    if (from > 0 && from % (size * YIELD_EVERY) === 0) await new Promise<void>((resolve) => setImmediate(resolve));
     columns.forEach((c, j) => {
       vectors[j]!.items.set(c.subarray(from, from + m));
       vectors[j]!.flush();
