@@ -88,7 +88,8 @@ export class ExperimentStore {
    * Rewrite fleetlens.artifacts without its former primary key, or without its dead rows when they
    * are many (see the note on the table). Called once, when the store starts, before any write. One
    * transaction: a process killed before its commit leaves the table as it was, one killed after it
-   * leaves the rewrite in the write-ahead log, which DuckDB replays (tested).
+   * leaves the rewrite in the write-ahead log, which DuckDB replays (tested). A rewrite that fails is
+   * rolled back and warned about, and the store goes on with the table as it was (tested).
    */
   private async tidyArtifacts(): Promise<void> {
     const [t] = await this.ws.query(
@@ -99,11 +100,17 @@ export class ExperimentStore {
     const live = Number(t?.live ?? 0);
     const dead = Number(t?.stored ?? 0) - live;
     if (!(Number(t?.keyed ?? 0) > 0) && !(dead >= Math.max(DEAD_ARTIFACTS_MIN, live))) return;
-    await this.ws.transaction(async (con) => {
-      for (const sql of REWRITE_ARTIFACTS_SQL) await con.run(sql);
-    });
-    // The dead rows' blocks become free for reuse now, not at some later checkpoint.
-    await this.ws.run('CHECKPOINT');
+    try {
+      await this.ws.transaction(async (con) => {
+        for (const sql of REWRITE_ARTIFACTS_SQL) await con.run(sql);
+      });
+      // The dead rows' blocks become free for reuse now, not at some later checkpoint.
+      await this.ws.run('CHECKPOINT');
+    } catch (err) {
+      // Rolled back: the table as it was still works (putArtifacts deletes before it inserts, key or not),
+      // only slower. The workspace opens; the rewrite is tried again at the next start.
+      process.emitWarning(`could not rewrite the artifacts table of ${this.ws.path} (${(err as Error).message.split('\n')[0]}); it is used as it is and rewritten at the next start`, { code: 'FLEETLENS_ARTIFACTS_TIDY' });
+    }
   }
 
   async ensureExperiment(name: string): Promise<void> {

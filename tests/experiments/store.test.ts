@@ -1,5 +1,5 @@
 /** The experiment store's own guarantees: artifacts written together and once per name, tidied at start-up; child counts. */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ExperimentStore } from '../../core/experiments/store.ts';
 import { Workspace } from '../../core/workspace/workspace.ts';
 import { tempDir } from '../helpers/tmp.ts';
@@ -118,6 +118,43 @@ describe('ExperimentStore start-up', () => {
       await new ExperimentStore(w).endInterrupted();
       expect(await stored(w)).toBe(120);
       expect(await contents(w)).toEqual(before);
+    } finally {
+      await w.close();
+    }
+  });
+
+  it('goes on with the table as it was when the rewrite fails, and rewrites it at the next start', async () => {
+    const path = tmp.file('failed-rewrite.duckdb');
+    const old = await Workspace.open(path);
+    await old.run(keyedArtifacts);
+    await old.run(`INSERT INTO fleetlens.artifacts VALUES ('r1', 'model', '{"v":1}')`);
+    await old.close();
+
+    let w = await Workspace.open(path);
+    const warnings: string[] = [];
+    const onWarning = (warning: Error): void => void warnings.push(warning.message);
+    process.on('warning', onWarning);
+    const failOnce = vi.spyOn(w, 'transaction').mockRejectedValueOnce(new Error('IO Error: No space left on device'));
+    try {
+      const s = new ExperimentStore(w);
+      await s.endInterrupted();
+      // Still keyed, still readable and writable.
+      expect(await keys(w)).toBe(1);
+      await s.putArtifacts('r1', { model: { v: 2 }, evaluation: { e: 1 } });
+      expect(await s.artifact('r1', 'model')).toEqual({ v: 2 });
+      expect(await s.artifactNames('r1')).toEqual(['evaluation', 'model']);
+      await new Promise((r) => setImmediate(r));
+      expect(warnings.join('\n')).toMatch(/could not rewrite the artifacts table of .*failed-rewrite\.duckdb \(IO Error: No space left on device\); it is used as it is/);
+    } finally {
+      failOnce.mockRestore();
+      process.off('warning', onWarning);
+      await w.close();
+    }
+    w = await Workspace.open(path);
+    try {
+      await new ExperimentStore(w).endInterrupted();
+      expect(await keys(w)).toBe(0);
+      expect(await contents(w)).toEqual(['r1/evaluation={"e":1}', 'r1/model={"v":2}']);
     } finally {
       await w.close();
     }
